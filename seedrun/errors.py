@@ -116,3 +116,11 @@ class DownloadError(ApiError):
 
 class UrlExpired(DownloadError):
     """403/404/410 on a download URL: fetch the task again for a fresh one."""
+
+
+class CreateAnswerUnreadable(CreateUnknown, BadResponse):
+    """A create answered 2xx with a body seedrun cannot read.
+
+    A task was most likely created, so this is a ``CreateUnknown`` (never
+    resubmit) as well as a ``BadResponse`` (the body is quoted in the message).
+    """

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from seedrun.files import read_spec
+from seedrun.spec import select
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the exact request bodies as JSON lines, dependencies first.
+
+    Values only known at run time show as placeholders: a moderated asset by
+    its source URL, a chained frame as ``seedrun://last-frame/<job>@<key>``.
+    """
+    spec = read_spec(Path(args.spec))
+    jobs = select(spec.jobs, args.select) if args.select else list(spec.jobs)
+    out = sys.stdout
+    for job in jobs:
+        line = {"id": job.id, "api": job.api, "key": job.key, "body": job.body}
+        if job.deps:
+            line["after"] = list(job.deps)
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return 0

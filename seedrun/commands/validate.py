@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from seedrun.files import read_spec
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = read_spec(Path(args.spec))
+    finals = sum(1 for j in spec.jobs if j.kind == "final")
+    extra = f" ({finals} promoted from drafts)" if finals else ""
+    print(f"{args.spec}: valid, {len(spec.jobs)} jobs{extra}")
+    return 0

@@ -1,0 +1,219 @@
+"""The lockfile model and its canonical text. Pure: no file IO here.
+
+The text is deterministic: schema version first, a fixed field order per
+entry, ids and URLs sorted, empty fields left out. One job is one contiguous
+block, so a change to one job is one hunk and git merges of different jobs
+are clean.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+
+from seedrun.errors import LockError
+
+LOCK_VERSION = 1
+STATUSES = ("queued", "running", "succeeded", "failed", "blocked", "unknown", "cancelled")
+IN_FLIGHT = ("queued", "running")
+HEADER = "# seedrun lockfile: written by `seedrun apply`. Commit it next to the spec.\n"
+
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file seedrun wrote, relative to the lockfile's folder."""
+
+    path: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class AssetEntry:
+    passed: bool
+    asset_url: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    key: str
+    status: str
+    api: str = "official"
+    kind: str = "video"  # video | draft | final
+    request: Mapping[str, Any] | None = None
+    task_id: str | None = None
+    video_url: str | None = None
+    output: FileRef | None = None
+    last_frame_url: str | None = None
+    last_frame: FileRef | None = None
+    error: Mapping[str, str] | None = None
+    seed: int | None = None
+    revised_prompt: str | None = None
+    usage: Mapping[str, int] | None = None
+    service_tier: str | None = None
+    execution_expires_after: int | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+
+    def with_(self, **changes: Any) -> LockEntry:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Lock:
+    assets: Mapping[str, AssetEntry] = field(default_factory=dict)
+    jobs: Mapping[str, LockEntry] = field(default_factory=dict)
+
+    def with_job(self, job_id: str, entry: LockEntry) -> Lock:
+        return Lock(self.assets, {**self.jobs, job_id: entry})
+
+    def with_asset(self, url: str, entry: AssetEntry) -> Lock:
+        return Lock({**self.assets, url: entry}, self.jobs)
+
+
+# ---------------------------------------------------------------- to / from plain data
+
+_ENTRY_FIELDS = [f.name for f in fields(LockEntry)]
+
+
+def entry_to_dict(entry: LockEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _ENTRY_FIELDS:
+        value = getattr(entry, name)
+        if value is None or (name == "kind" and value == "video"):
+            continue
+        if isinstance(value, FileRef):
+            value = {"path": value.path, "sha256": value.sha256, "bytes": value.bytes}
+        elif name == "request":
+            value = json.loads(json.dumps(value, sort_keys=True))
+        elif isinstance(value, Mapping):
+            value = {k: value[k] for k in sorted(value)}
+        out[name] = value
+    return out
+
+
+def entry_from_dict(data: Mapping[str, Any]) -> LockEntry:
+    kw: dict[str, Any] = {k: v for k, v in data.items() if k in _ENTRY_FIELDS}
+    for name in ("output", "last_frame"):
+        if isinstance(kw.get(name), Mapping):
+            kw[name] = FileRef(**kw[name])
+    return LockEntry(**kw)
+
+
+def asset_to_dict(entry: AssetEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {"passed": entry.passed}
+    if entry.asset_url:
+        out["asset_url"] = entry.asset_url
+    if entry.reason:
+        out["reason"] = entry.reason
+    return out
+
+
+def to_data(lock: Lock) -> dict[str, Any]:
+    data: dict[str, Any] = {"version": LOCK_VERSION}
+    if lock.assets:
+        data["assets"] = {u: asset_to_dict(lock.assets[u]) for u in sorted(lock.assets)}
+    data["jobs"] = {j: entry_to_dict(lock.jobs[j]) for j in sorted(lock.jobs)}
+    return data
+
+
+def dumps(lock: Lock) -> str:
+    """The canonical lockfile text."""
+    text = yaml.dump(
+        to_data(lock),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 16,
+    )
+    return HEADER + text
+
+
+@lru_cache(maxsize=1)
+def lock_schema() -> dict[str, Any]:
+    text = resources.files("seedrun").joinpath("schemas/seedrun.lock.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def loads(text: str, file: str) -> Lock:
+    """Parse and validate lockfile text; any problem is a one-line LockError."""
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        raise LockError(
+            f"{where}: not a valid lockfile: YAML syntax error: {exc.problem}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise LockError(f"{file}: not a valid lockfile: {exc}") from None
+    if data is None:
+        return Lock()
+    err = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(lock_schema()).iter_errors(data)
+    )
+    if err is not None:
+        path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        line = _line_of(text, list(err.absolute_path))
+        raise LockError(f"{file}:{line}: {path}: not a valid lockfile: {err.message}")
+    assets = {u: AssetEntry(**a) for u, a in (data.get("assets") or {}).items()}
+    jobs = {j: entry_from_dict(e) for j, e in (data.get("jobs") or {}).items()}
+    return Lock(assets, jobs)
+
+
+def _line_of(text: str, path: list[Any]) -> int:
+    """Best-effort line of a path, found by composing nodes only on the error path."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return 1
+    line = 1
+    for part in path:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+# ---------------------------------------------------------------- journal events
+
+
+def job_event(job_id: str, entry: LockEntry) -> dict[str, Any]:
+    return {"job": job_id, "entry": entry_to_dict(entry)}
+
+
+def asset_event(url: str, entry: AssetEntry) -> dict[str, Any]:
+    return {"asset": url, "entry": asset_to_dict(entry)}
+
+
+def fold(lock: Lock, events: Iterable[Mapping[str, Any]]) -> Lock:
+    """Apply journal events in order; the last event for an id wins."""
+    assets = dict(lock.assets)
+    jobs = dict(lock.jobs)
+    for ev in events:
+        if "job" in ev:
+            jobs[ev["job"]] = entry_from_dict(ev["entry"])
+        elif "asset" in ev:
+            assets[ev["asset"]] = AssetEntry(**ev["entry"])
+    return Lock(assets, jobs)

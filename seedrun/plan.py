@@ -1,0 +1,102 @@
+"""Jobs x lockfile -> what apply would do for each job. Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from seedrun.lockfile import IN_FLIGHT, Lock
+from seedrun.spec import Job, glob_regex
+
+# Every action, in the order counts are printed.
+ACTIONS = (
+    "create",
+    "replace",
+    "retry",
+    "resume",
+    "download",
+    "unknown",
+    "blocked",
+    "unchanged",
+    "skip",
+    "orphan",
+)
+# Actions that create a new paid task.
+CREATES = ("create", "replace", "retry")
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    id: str
+    action: str
+    key: str
+    reason: str = ""
+    old_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    replace: Sequence[str] = ()
+    retry_failed: bool = True
+    resubmit_unknown: bool = False
+    download: bool = True
+
+
+def plan(jobs: Iterable[Job], lock: Lock, options: Options = Options()) -> list[PlanItem]:
+    """One item per job in spec order, then one per orphaned lock entry (sorted)."""
+    forced = [glob_regex(p) for p in options.replace]
+    items: list[PlanItem] = []
+    seen: set[str] = set()
+    for job in jobs:
+        seen.add(job.id)
+        items.append(_action(job, lock, options, any(rx.fullmatch(job.id) for rx in forced)))
+    for jid in sorted(set(lock.jobs) - seen):
+        items.append(PlanItem(jid, "orphan", lock.jobs[jid].key, "no longer in the spec"))
+    return items
+
+
+def _action(job: Job, lock: Lock, options: Options, force: bool) -> PlanItem:
+    entry = lock.jobs.get(job.id)
+    if entry is None:
+        return PlanItem(job.id, "create", job.key)
+    if entry.key != job.key:
+        return PlanItem(job.id, "replace", job.key, "request changed", entry.key)
+    status = entry.status
+    if force and status not in IN_FLIGHT:
+        return PlanItem(job.id, "replace", job.key, "--replace", entry.key)
+    if status == "succeeded":
+        if options.download and entry.output is None:
+            return PlanItem(job.id, "download", job.key, "video not downloaded yet")
+        return PlanItem(job.id, "unchanged", job.key)
+    if status in IN_FLIGHT:
+        return PlanItem(job.id, "resume", job.key, f"task {entry.task_id} is {status}")
+    if status in ("failed", "cancelled"):
+        why = _error_text(entry.error) or status
+        if options.retry_failed:
+            return PlanItem(job.id, "retry", job.key, why)
+        return PlanItem(job.id, "skip", job.key, f"{why} (--no-retry-failed)")
+    if status == "unknown":
+        why = _error_text(entry.error) or "a create request was in flight when the run stopped"
+        if options.resubmit_unknown:
+            return PlanItem(job.id, "create", job.key, f"--resubmit-unknown: {why}")
+        return PlanItem(job.id, "unknown", job.key, why)
+    # blocked: still blocked while a moderated source it uses stays rejected in the lock
+    for url in job.moderated_urls:
+        asset = lock.assets.get(url)
+        if asset is not None and not asset.passed:
+            return PlanItem(job.id, "blocked", job.key, f"asset {url} failed moderation")
+    return PlanItem(job.id, "create", job.key, "was blocked")
+
+
+def _error_text(error: Mapping[str, str] | None) -> str:
+    if error:
+        code = error.get("code", "")
+        message = error.get("message", "")
+        return f"{code}: {message}" if code and message else str(code or message)
+    return ""
+
+
+def counts(items: Iterable[PlanItem]) -> dict[str, int]:
+    c = Counter(i.action for i in items)
+    return {a: c[a] for a in ACTIONS if c[a]}
