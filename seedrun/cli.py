@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("spec")
     r.add_argument("--select", action="append", metavar="GLOB", help="only these job ids")
 
+    a = sub.add_parser("apply", help="moderate, submit, poll and download; record in the lockfile")
+    importlib.import_module("seedrun.commands.apply").add_arguments(a)
+
+    sm = sub.add_parser("sim", help="serve the built-in API simulator")
+    importlib.import_module("seedrun.sim.cli").add_arguments(sm)
+
     s = sub.add_parser("schema", help="print the spec's JSON Schema")
     s.add_argument("--lock", action="store_true", help="print the lockfile's schema instead")
     return p
@@ -45,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    module = importlib.import_module(f"seedrun.commands.{args.command.replace('-', '_')}")
+    name = "seedrun.sim.cli" if args.command == "sim" else f"seedrun.commands.{args.command}"
+    module = importlib.import_module(name)
     try:
         code: int = module.run(args)
         return code

@@ -1,0 +1,181 @@
+"""``seedrun apply``: make the campaign's videos, incrementally and crash-safe."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import trio
+
+from seedrun.client import SeedanceClient
+from seedrun.config import ApiConfig, resolve
+from seedrun.errors import EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK, ConfigError
+from seedrun.files import default_lock_path, read_spec
+from seedrun.pacer import Pacer
+from seedrun.progress import LiveReporter, PlainReporter
+from seedrun.runner import Outcome, Reporter, Runner, RunOptions
+from seedrun.sim import SimConfig, running_sim
+from seedrun.spec import Spec, select
+from seedrun.store import Journal, RunLock, journal_path, recover, write_lock
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec")
+    p.add_argument("--lock", help="lockfile (default: the spec's name with .lock)")
+    p.add_argument("--sim", action="store_true", help="run against the built-in simulator")
+    p.add_argument("--sim-task-seconds", default="2,4", metavar="MIN,MAX",
+                   help="simulated task run time with --sim (default 2,4)")
+    p.add_argument("--base-url", help="API base URL (overrides SEEDRUN_BASE_URL and the spec)")
+    p.add_argument("--select", action="append", metavar="GLOB",
+                   help="only these job ids (and the jobs they depend on)")
+    p.add_argument("--replace", action="append", metavar="GLOB",
+                   help="force new tasks for these jobs even if they succeeded")
+    p.add_argument("--keep-seed", action="store_true",
+                   help="with --replace: send the seed recorded for the job")
+    p.add_argument("--no-retry-failed", dest="retry_failed", action="store_false",
+                   help="leave failed jobs failed")
+    p.add_argument("--resubmit-unknown", action="store_true",
+                   help="create again the jobs whose earlier create had an unknown outcome")
+    p.add_argument("--no-download", dest="download", action="store_false",
+                   help="record video URLs but do not download")
+    p.add_argument("--detach", action="store_true",
+                   help="submit everything, record it and exit; a later apply collects")
+    p.add_argument("--max-in-flight", type=int, metavar="N")
+    p.add_argument("--rps", type=float, metavar="R", help="cap on API requests per second")
+    p.add_argument("--budget", type=int, metavar="TOKENS", help="token budget for this run")
+    p.add_argument("--poll-floor", type=float, metavar="S",
+                   help="never poll one task more often than this")
+    p.add_argument("--quiet", action="store_true", help="only the final summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    spec_path = Path(args.spec)
+    spec = read_spec(spec_path)
+    lock_path = Path(args.lock) if args.lock else default_lock_path(spec_path)
+    jobs = select(spec.jobs, args.select) if args.select else list(spec.jobs)
+    if args.select and not jobs:
+        raise ConfigError(f"--select {' '.join(args.select)} matches no job")
+    if args.max_in_flight is not None and args.max_in_flight < 1:
+        raise ConfigError("--max-in-flight must be at least 1")
+    if args.rps is not None and args.rps <= 0:
+        raise ConfigError("--rps must be positive")
+    api = None if args.sim else resolve(cli_base_url=args.base_url,
+                                        spec_base_url=spec.settings.base_url)
+    sim_seconds = _seconds_pair(args.sim_task_seconds)
+    with RunLock(lock_path).held():
+        return trio.run(_apply, args, spec, jobs, spec_path, lock_path, api, sim_seconds)
+
+
+def _seconds_pair(text: str) -> tuple[float, float]:
+    try:
+        low, _, high = text.partition(",")
+        pair = (float(low), float(high or low))
+    except ValueError:
+        raise ConfigError(f"--sim-task-seconds wants MIN,MAX, got {text!r}") from None
+    if pair[0] <= 0 or pair[1] < pair[0]:
+        raise ConfigError(f"--sim-task-seconds wants 0 < MIN <= MAX, got {text!r}")
+    return pair
+
+
+@contextlib.asynccontextmanager
+async def _api(api: ApiConfig | None, seconds: tuple[float, float]) -> AsyncIterator[ApiConfig]:
+    if api is not None:
+        yield api
+        return
+    async with running_sim(SimConfig(task_seconds=seconds, concurrency=None)) as sim:
+        yield ApiConfig(base_url=sim.base_url, api_key=sim.api_key)
+
+
+async def _apply(
+    args: argparse.Namespace,
+    spec: Spec,
+    jobs: list,  # type: ignore[type-arg]
+    spec_path: Path,
+    lock_path: Path,
+    api: ApiConfig | None,
+    sim_seconds: tuple[float, float],
+) -> int:
+    lock = recover(lock_path)
+    settings = spec.settings
+    options = RunOptions(
+        max_in_flight=args.max_in_flight or settings.max_in_flight,
+        poll_floor=args.poll_floor or settings.poll_min_interval,
+        task_timeout=settings.task_timeout,
+        retry_failed=args.retry_failed,
+        resubmit_unknown=args.resubmit_unknown,
+        download=args.download,
+        detach=args.detach,
+        keep_seed=args.keep_seed,
+        replace=tuple(args.replace or ()),
+        budget_tokens=args.budget or settings.budget_tokens,
+    )
+    outputs = (spec_path.parent / spec.outputs_dir)
+    journal = Journal(journal_path(lock_path))
+    interrupted = False
+    async with _api(api, sim_seconds) as conf:
+        pacer = Pacer(args.rps or settings.requests_per_second)
+        async with SeedanceClient(base_url=conf.base_url, api_key=conf.api_key,
+                                  pacer=pacer) as client:
+            runner = Runner(spec, jobs, lock, lock_dir=lock_path.parent.resolve(),
+                            outputs_dir=outputs, client=client, journal=journal,
+                            options=options)
+            live = sys.stderr.isatty() and not args.quiet
+            reporter: Reporter = (LiveReporter(len(jobs), client.stats) if live
+                                  else PlainReporter(quiet=args.quiet))
+            runner.reporter = reporter
+            try:
+                with contextlib.ExitStack() as stack:
+                    if isinstance(reporter, LiveReporter):
+                        stack.enter_context(reporter)
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(_on_sigint, runner, nursery.cancel_scope)
+                        outcome = await runner.run()
+                        interrupted = runner.outcome.fatal == "interrupted"
+                        nursery.cancel_scope.cancel()
+            finally:
+                journal.close()
+                write_lock(lock_path, runner.lock)
+                journal_path(lock_path).unlink(missing_ok=True)
+    return _summary(runner, outcome, lock_path, spec_path, args, interrupted)
+
+
+async def _on_sigint(runner: Runner, scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT) as signals:
+        async for _ in signals:
+            runner.stop("interrupted")
+            return
+
+
+def _summary(runner: Runner, outcome: Outcome, lock_path: Path, spec_path: Path,
+             args: argparse.Namespace, interrupted: bool) -> int:
+    counts = Counter(outcome.status.values())
+    line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"\n{len(outcome.status)} jobs: {line or 'nothing to do'}")
+    problems = {j: r for j, r in outcome.reasons.items()
+                if outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled")}
+    for job_id, reason in sorted(problems.items()):
+        print(f"  {outcome.status[job_id]:<8} {job_id}: {reason}")
+    unknown = [j for j, s in outcome.status.items() if s == "unknown"]
+    if unknown:
+        print(f"{len(unknown)} job(s) have an unknown outcome; check the provider's console, "
+              "then rerun with --resubmit-unknown to create them again")
+    print(f"lockfile: {lock_path}")
+    again = f"seedrun apply {spec_path}" + (f" --lock {args.lock}" if args.lock else "")
+    if interrupted:
+        print(f"interrupted; resume with: {again}")
+        return EXIT_INTERRUPTED
+    if outcome.fatal:
+        print(f"stopped: {outcome.fatal}", file=sys.stderr)
+        return 2
+    if args.detach:
+        print(f"submitted; collect the videos later with: {again}")
+        return EXIT_OK
+    if outcome.undone and outcome.undone != []:
+        print(f"{len(outcome.undone)} job(s) not finished; run again: {again}")
+    bad = any(s in ("failed", "blocked", "unknown", "cancelled") for s in outcome.status.values())
+    return EXIT_JOBS_FAILED if bad or outcome.undone else EXIT_OK
