@@ -28,29 +28,62 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec")
     p.add_argument("--lock", help="lockfile (default: the spec's name with .lock)")
     p.add_argument("--sim", action="store_true", help="run against the built-in simulator")
-    p.add_argument("--sim-task-seconds", default="2,4", metavar="MIN,MAX",
-                   help="simulated task run time with --sim (default 2,4)")
+    p.add_argument(
+        "--sim-task-seconds",
+        default="2,4",
+        metavar="MIN,MAX",
+        help="simulated task run time with --sim (default 2,4)",
+    )
     p.add_argument("--base-url", help="API base URL (overrides SEEDRUN_BASE_URL and the spec)")
-    p.add_argument("--select", action="append", metavar="GLOB",
-                   help="only these job ids (and the jobs they depend on)")
-    p.add_argument("--replace", action="append", metavar="GLOB",
-                   help="force new tasks for these jobs even if they succeeded")
-    p.add_argument("--keep-seed", action="store_true",
-                   help="with --replace: send the seed recorded for the job")
-    p.add_argument("--no-retry-failed", dest="retry_failed", action="store_false",
-                   help="leave failed jobs failed")
-    p.add_argument("--resubmit-unknown", action="store_true",
-                   help="create again the jobs whose earlier create had an unknown outcome")
-    p.add_argument("--no-download", dest="download", action="store_false",
-                   help="record video URLs but do not download")
-    p.add_argument("--detach", action="store_true",
-                   help="submit everything, record it and exit; a later apply collects")
+    p.add_argument(
+        "--select",
+        action="append",
+        metavar="GLOB",
+        help="only these job ids (and the jobs they depend on)",
+    )
+    p.add_argument(
+        "--replace",
+        action="append",
+        metavar="GLOB",
+        help="force new tasks for these jobs even if they succeeded",
+    )
+    p.add_argument(
+        "--keep-seed",
+        action="store_true",
+        help="with --replace: send the seed recorded for the job",
+    )
+    p.add_argument(
+        "--no-retry-failed",
+        dest="retry_failed",
+        action="store_false",
+        help="leave failed jobs failed",
+    )
+    p.add_argument(
+        "--resubmit-unknown",
+        action="store_true",
+        help="create again the jobs whose earlier create had an unknown outcome",
+    )
+    p.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="record video URLs but do not download",
+    )
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="submit everything, record it and exit; a later apply collects",
+    )
     p.add_argument("--max-in-flight", type=int, metavar="N")
     p.add_argument("--rps", type=float, metavar="R", help="cap on API requests per second")
     p.add_argument("--budget", type=int, metavar="TOKENS", help="token budget for this run")
-    p.add_argument("--poll-floor", type=float, metavar="S",
-                   help="never poll one task more often than this")
+    p.add_argument(
+        "--poll-floor", type=float, metavar="S", help="never poll one task more often than this"
+    )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
+
+
+HELP = "moderate, submit, poll and download; record everything in the lockfile"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--max-in-flight must be at least 1")
     if args.rps is not None and args.rps <= 0:
         raise ConfigError("--rps must be positive")
-    api = None if args.sim else resolve(cli_base_url=args.base_url,
-                                        spec_base_url=spec.settings.base_url)
+    api = (
+        None
+        if args.sim
+        else resolve(cli_base_url=args.base_url, spec_base_url=spec.settings.base_url)
+    )
     sim_seconds = _seconds_pair(args.sim_task_seconds)
     with RunLock(lock_path).held():
         return trio.run(_apply, args, spec, jobs, spec_path, lock_path, api, sim_seconds)
@@ -114,19 +150,28 @@ async def _apply(
         replace=tuple(args.replace or ()),
         budget_tokens=args.budget or settings.budget_tokens,
     )
-    outputs = (spec_path.parent / spec.outputs_dir)
+    outputs = spec_path.parent / spec.outputs_dir
     journal = Journal(journal_path(lock_path))
     interrupted = False
     async with _api(api, sim_seconds) as conf:
         pacer = Pacer(args.rps or settings.requests_per_second)
-        async with SeedanceClient(base_url=conf.base_url, api_key=conf.api_key,
-                                  pacer=pacer) as client:
-            runner = Runner(spec, jobs, lock, lock_dir=lock_path.parent.resolve(),
-                            outputs_dir=outputs, client=client, journal=journal,
-                            options=options)
+        async with SeedanceClient(
+            base_url=conf.base_url, api_key=conf.api_key, pacer=pacer
+        ) as client:
+            runner = Runner(
+                spec,
+                jobs,
+                lock,
+                lock_dir=lock_path.parent.resolve(),
+                outputs_dir=outputs,
+                client=client,
+                journal=journal,
+                options=options,
+            )
             live = sys.stderr.isatty() and not args.quiet
-            reporter: Reporter = (LiveReporter(len(jobs), client.stats) if live
-                                  else PlainReporter(quiet=args.quiet))
+            reporter: Reporter = (
+                LiveReporter(len(jobs), client.stats) if live else PlainReporter(quiet=args.quiet)
+            )
             runner.reporter = reporter
             try:
                 with contextlib.ExitStack() as stack:
@@ -151,19 +196,30 @@ async def _on_sigint(runner: Runner, scope: trio.CancelScope) -> None:
             return
 
 
-def _summary(runner: Runner, outcome: Outcome, lock_path: Path, spec_path: Path,
-             args: argparse.Namespace, interrupted: bool) -> int:
+def _summary(
+    runner: Runner,
+    outcome: Outcome,
+    lock_path: Path,
+    spec_path: Path,
+    args: argparse.Namespace,
+    interrupted: bool,
+) -> int:
     counts = Counter(outcome.status.values())
     line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"\n{len(outcome.status)} jobs: {line or 'nothing to do'}")
-    problems = {j: r for j, r in outcome.reasons.items()
-                if outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled")}
+    problems = {
+        j: r
+        for j, r in outcome.reasons.items()
+        if outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled")
+    }
     for job_id, reason in sorted(problems.items()):
         print(f"  {outcome.status[job_id]:<8} {job_id}: {reason}")
     unknown = [j for j, s in outcome.status.items() if s == "unknown"]
     if unknown:
-        print(f"{len(unknown)} job(s) have an unknown outcome; check the provider's console, "
-              "then rerun with --resubmit-unknown to create them again")
+        print(
+            f"{len(unknown)} job(s) have an unknown outcome; check the provider's console, "
+            "then rerun with --resubmit-unknown to create them again"
+        )
     print(f"lockfile: {lock_path}")
     again = f"seedrun apply {spec_path}" + (f" --lock {args.lock}" if args.lock else "")
     if interrupted:

@@ -8,6 +8,16 @@ from seedrun import plan as planner
 from seedrun.files import default_lock_path, read_lock, read_spec
 from seedrun.spec import select
 
+HELP = "show what apply would do for each job; no network"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec")
+    p.add_argument("--lock", help="lockfile (default: the spec's name with .lock)")
+    p.add_argument("--select", action="append", metavar="GLOB", help="only these job ids")
+    p.add_argument("--replace", action="append", metavar="GLOB", help="force new tasks")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+
 
 def run(args: argparse.Namespace) -> int:
     spec_path = Path(args.spec)

@@ -8,6 +8,13 @@ from pathlib import Path
 from seedrun.files import read_spec
 from seedrun.spec import select
 
+HELP = "print the exact request bodies as JSON lines; no network"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec")
+    p.add_argument("--select", action="append", metavar="GLOB", help="only these job ids")
+
 
 def run(args: argparse.Namespace) -> int:
     """Print the exact request bodies as JSON lines, dependencies first.

@@ -5,6 +5,12 @@ from pathlib import Path
 
 from seedrun.files import read_spec
 
+HELP = "check a spec against the schema and lints; no network"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec")
+
 
 def run(args: argparse.Namespace) -> int:
     spec = read_spec(Path(args.spec))
