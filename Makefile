@@ -19,7 +19,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/seedrun validate examples/quickstart.yaml
 	$(BIN)/seedrun plan examples/quickstart.yaml
-	$(BIN)/seedrun render examples/quickstart.yaml
+	$(BIN)/seedrun apply examples/quickstart.yaml --sim
+	$(BIN)/seedrun plan examples/quickstart.yaml
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check seedrun tests bench
