@@ -20,7 +20,8 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import trio
 
 from seedrun import plan as planner
-from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS
+from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS, TERMINAL_STATES
 from seedrun.client import SeedanceClient
 from seedrun.cost import estimate_tokens, spent_tokens, usage_table
 from seedrun.errors import (
@@ -88,6 +89,10 @@ class Reporter:
         pass
 
 
+def _total_tokens(entry: LockEntry) -> int:
+    return spent_tokens(Lock(jobs={"": entry}))
+
+
 def safe_name(job_id: str) -> str:
     """A file name readable from the job id, safe on every OS, no traversal."""
     name = re.sub(r"[^A-Za-z0-9._=,+-]+", "_", job_id.replace("[", "__").replace("]", ""))
@@ -95,6 +100,18 @@ def safe_name(job_id: str) -> str:
     if len(name) > 120:
         name = name[:100] + "-" + hashlib.sha256(job_id.encode()).hexdigest()[:12]
     return name
+
+
+def output_names(jobs: Iterable[Job]) -> dict[str, str]:
+    """``safe_name`` of each job id; a name two ids share (``..`` and ``.``, ``a/b``
+    and ``a_b``, or ``A`` and ``a`` on a case-insensitive disk) gets a hash of the
+    id, so no two jobs ever write the same file."""
+    names = {j.id: safe_name(j.id) for j in jobs}
+    uses = Counter(n.lower() for n in names.values())
+    return {
+        jid: n if uses[n.lower()] == 1 else f"{n}-{hashlib.sha256(jid.encode()).hexdigest()[:12]}"
+        for jid, n in names.items()
+    }
 
 
 class Runner:
@@ -114,9 +131,15 @@ class Runner:
     ) -> None:
         self.spec = spec
         self.jobs = jobs
-        self.lock = lock
+        # One Lock whose dicts this run updates in place: copying a 10,000-entry
+        # mapping on every event would make each write cost grow with the campaign.
+        self._jobs = dict(lock.jobs)
+        self._assets = dict(lock.assets)
+        self.lock = Lock(self._assets, self._jobs)
+        self._spent = spent_tokens(self.lock)
         self.lock_dir = lock_dir
         self.outputs_dir = outputs_dir
+        self._file_names = output_names(spec.jobs)
         self.client = client
         self.journal = journal
         self.options = options
@@ -128,13 +151,14 @@ class Runner:
         self.outcome = Outcome()
         self._done = {j.id: trio.Event() for j in jobs}
         self._fresh: set[str] = set()  # jobs that reached succeeded during this run
-        self._assets: dict[str, trio.Event] = {}
+        self._moderation_done: dict[str, trio.Event] = {}
         self._slots = trio.CapacityLimiter(options.max_in_flight)
         self._downloads = trio.CapacityLimiter(MAX_PARALLEL_DOWNLOADS)
         self._moderations = trio.CapacityLimiter(MAX_PARALLEL_MODERATIONS)
         self._stop_creating = False
         self._work_scope: trio.CancelScope | None = None
         self._estimates: dict[str, int] = {}
+        self._pending_estimate = 0
         self._usage: dict[tuple[Any, ...], list[int]] | None = None
         self.usage_from: list[Lock] = []
         self.items = planner.plan(
@@ -159,7 +183,7 @@ class Runner:
                 self._work_scope = scope
                 async with trio.open_nursery() as nursery:
                     for url in self._urls_to_moderate(by_id):
-                        self._assets[url] = trio.Event()
+                        self._moderation_done[url] = trio.Event()
                         nursery.start_soon(self._moderate, url)
                     for item in self.items:
                         if item.action != "orphan":
@@ -187,7 +211,12 @@ class Runner:
     # ---------------------------------------------------------------- recording
 
     async def _record(self, job: Job, entry: LockEntry) -> None:
-        self.lock = self.lock.with_job(job.id, entry)
+        old = self._jobs.get(job.id)
+        self._spent += _total_tokens(entry) - (_total_tokens(old) if old else 0)
+        self._jobs[job.id] = entry
+        if job.id in self._estimates and (entry.usage or entry.status in TERMINAL_STATES):
+            # Its real usage (or none, for a refunded failure) now replaces the estimate.
+            self._pending_estimate -= self._estimates.pop(job.id)
         await self.journal.append(job_event(job.id, entry))
 
     def _finish(self, job: Job, status: str, reason: str = "") -> None:
@@ -241,10 +270,10 @@ class Runner:
                     result.asset_url if result.passed else None,
                     None if result.passed else (result.reason or "rejected"),
                 )
-                self.lock = self.lock.with_asset(url, entry)
+                self._assets[url] = entry
                 await self.journal.append(asset_event(url, entry))
         finally:
-            self._assets[url].set()
+            self._moderation_done[url].set()
 
     # ---------------------------------------------------------------- one job
 
@@ -292,8 +321,8 @@ class Runner:
                 return None
         for slot in job.slots:
             if slot.kind == "asset":
-                if slot.ref in self._assets:
-                    await self._assets[slot.ref].wait()
+                if slot.ref in self._moderation_done:
+                    await self._moderation_done[slot.ref].wait()
                 asset = self.lock.assets.get(slot.ref)
                 if asset is None:
                     await self._fail(
@@ -449,14 +478,10 @@ class Runner:
         if self._usage is None:
             self._usage = usage_table([self.lock, *self.usage_from])
         estimate = estimate_tokens(job, table=self._usage) or 0
-        pending = sum(
-            t
-            for jid, t in self._estimates.items()
-            if not (self.lock.jobs.get(jid) and self.lock.jobs[jid].usage)
-        )
-        if spent_tokens(self.lock) + pending + estimate > budget:
+        if self._spent + self._pending_estimate + estimate > budget:
             return False
         self._estimates[job.id] = estimate
+        self._pending_estimate += estimate
         return True
 
     # ---------------------------------------------------------------- following
@@ -597,7 +622,8 @@ class Runner:
         self, job: Job, entry: LockEntry, what: str, suffix: str
     ) -> tuple[FileRef, LockEntry]:
         url = entry.video_url if what == "video" else entry.last_frame_url
-        name = safe_name(job.id) + ("" if what == "video" else ".last") + suffix
+        stem = self._file_names.get(job.id) or safe_name(job.id)
+        name = stem + ("" if what == "video" else ".last") + suffix
         dest = self.outputs_dir / name
         for attempt in range(2):
             if not url or attempt == 1:
