@@ -49,7 +49,8 @@ from seedrun.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
-CREATE_TIMEOUT = 120.0
+CREATE_TIMEOUT = 300.0
+MAX_PARALLEL_CREATES = 16
 MAX_PARALLEL_DOWNLOADS = 8
 MAX_PARALLEL_MODERATIONS = 4
 
@@ -153,6 +154,9 @@ class Runner:
         self._fresh: set[str] = set()  # jobs that reached succeeded during this run
         self._moderation_done: dict[str, trio.Event] = {}
         self._slots = trio.CapacityLimiter(options.max_in_flight)
+        # Creates actually on the wire. Waiting for a turn happens outside the
+        # shielded create, so Ctrl-C drops creates that were never sent.
+        self._creating = trio.CapacityLimiter(MAX_PARALLEL_CREATES)
         self._downloads = trio.CapacityLimiter(MAX_PARALLEL_DOWNLOADS)
         self._moderations = trio.CapacityLimiter(MAX_PARALLEL_MODERATIONS)
         self._stop_creating = False
@@ -392,75 +396,73 @@ class Runner:
         async with self._slots:
             if old is not None and item.action == "replace":
                 await self._cancel_replaced(old)
-            kind = job.kind
-            pending = LockEntry(
-                key=job.key,
-                status="unknown",
-                api=job.api,
-                kind=kind,
-                request=body,
-                error={
-                    "code": "create_in_flight",
-                    "message": "the create request was in flight when the run stopped; "
-                    "the task may exist (see --resubmit-unknown)",
-                },
-            )
-            await self._record(job, pending)
-            self.reporter.job(job.id, "submitting")
-            submitted = self.clock()
-            # Shielded: once sent, a create's answer must be recorded even on Ctrl-C.
-            with trio.CancelScope(shield=True):
-                try:
-                    with trio.fail_after(CREATE_TIMEOUT):
-                        state = await self.client.create(job.api, body)
-                except trio.TooSlowError:
-                    await self._record(
-                        job,
-                        pending.with_(
-                            error={
-                                "code": "create_unknown",
-                                "message": "the create request timed out",
-                            }
-                        ),
-                    )
-                    self._finish(job, "unknown", "create timed out; the task may exist")
-                    return
-                except CreateUnknown as exc:
-                    await self._record(
-                        job, pending.with_(error={"code": "create_unknown", "message": exc.message})
-                    )
-                    self._finish(job, "unknown", exc.message)
-                    return
-                except AuthError as exc:
-                    await self._record(
-                        job,
-                        pending.with_(
-                            status="failed", error={"code": "unauthorized", "message": exc.message}
-                        ),
-                    )
-                    self.stop(exc.message)
-                    self._finish(job, "failed", exc.message)
-                    return
-                except ApiError as exc:
-                    # Certain no task exists (the client only says so when it is sure).
-                    await self._record(
-                        job,
-                        pending.with_(
-                            status="failed",
-                            error={
-                                "code": exc.code or f"http_{exc.status}",
-                                "message": exc.message,
-                            },
-                        ),
-                    )
-                    self._finish(job, "failed", exc.message)
-                    return
-                entry = self._merge(pending.with_(error=None), state)
-                await self._record(job, entry)
+            async with self._creating:
+                submitted = self.clock()
+                entry = await self._submit(job, body)
+            if entry is None:
+                return
             if self.options.detach:
                 self._finish(job, entry.status, f"task {entry.task_id}")
                 return
             await self._follow(job, entry, submitted)
+
+    async def _submit(self, job: Job, body: dict[str, Any]) -> LockEntry | None:
+        """Send one create; the returned entry has the task id (None: job finished)."""
+        pending = LockEntry(
+            key=job.key,
+            status="unknown",
+            api=job.api,
+            kind=job.kind,
+            request=body,
+            error={
+                "code": "create_in_flight",
+                "message": "the create request was in flight when the run stopped; "
+                "the task may exist (see --resubmit-unknown)",
+            },
+        )
+        await self._record(job, pending)
+        self.reporter.job(job.id, "submitting")
+        # Shielded: once sent, a create's answer must be recorded even on Ctrl-C.
+        with trio.CancelScope(shield=True):
+            try:
+                with trio.fail_after(CREATE_TIMEOUT):
+                    state = await self.client.create(job.api, body)
+            except (trio.TooSlowError, CreateUnknown) as exc:
+                message = (
+                    exc.message
+                    if isinstance(exc, CreateUnknown)
+                    else f"no answer to the create request within {CREATE_TIMEOUT:.0f} s"
+                )
+                await self._record(
+                    job, pending.with_(error={"code": "create_unknown", "message": message})
+                )
+                self._finish(job, "unknown", message)
+                return None
+            except AuthError as exc:
+                await self._record(
+                    job,
+                    pending.with_(
+                        status="failed", error={"code": "unauthorized", "message": exc.message}
+                    ),
+                )
+                self.stop(exc.message)
+                self._finish(job, "failed", exc.message)
+                return None
+            except ApiError as exc:
+                # Certain no task exists (the client only says so when it is sure).
+                await self._record(
+                    job,
+                    pending.with_(
+                        status="failed",
+                        error={"code": exc.code or f"http_{exc.status}", "message": exc.message},
+                    ),
+                )
+                self._finish(job, "failed", exc.message)
+                return None
+            entry = self._merge(pending.with_(error=None), state)
+            await self._record(job, entry)
+            return entry
+        raise AssertionError("unreachable: a shielded scope is never cancelled")
 
     async def _cancel_replaced(self, old: LockEntry) -> None:
         if old.status != "queued" or not old.task_id or old.api != "official":
