@@ -23,8 +23,33 @@ from typing import Any
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Bare words YAML 1.1 would read as something other than a string.
 _RESERVED = frozenset(
-    "y n yes no on off true false null Y N Yes No On Off True False Null "
-    "YES NO ON OFF TRUE FALSE NULL".split()
+    [
+        "y",
+        "n",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "true",
+        "false",
+        "null",
+        "Y",
+        "N",
+        "Yes",
+        "No",
+        "On",
+        "Off",
+        "True",
+        "False",
+        "Null",
+        "YES",
+        "NO",
+        "ON",
+        "OFF",
+        "TRUE",
+        "FALSE",
+        "NULL",
+    ]
 )
 # Characters YAML does not allow raw (and U+2028/2029, which it treats as line breaks).
 _UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
