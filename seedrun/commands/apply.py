@@ -14,10 +14,11 @@ import trio
 
 from seedrun.client import SeedanceClient
 from seedrun.config import ApiConfig, resolve
-from seedrun.errors import EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK, ConfigError
+from seedrun.errors import EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK, ConfigError, SeedrunError
 from seedrun.files import default_lock_path, read_spec
 from seedrun.pacer import Pacer
 from seedrun.progress import LiveReporter, PlainReporter
+from seedrun.report import default_report_path, write_report
 from seedrun.runner import Outcome, Reporter, Runner, RunOptions
 from seedrun.sim import SimConfig, running_sim
 from seedrun.spec import Spec, select
@@ -81,6 +82,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--poll-floor", type=float, metavar="S", help="never poll one task more often than this"
     )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
+    p.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        help="do not write report.html beside the lockfile",
+    )
 
 
 HELP = "moderate, submit, poll and download; record everything in the lockfile"
@@ -186,6 +193,14 @@ async def _apply(
                 journal.close()
                 write_lock(lock_path, runner.lock)
                 journal_path(lock_path).unlink(missing_ok=True)
+    if args.report:
+        try:
+            out = write_report(
+                spec, runner.lock, lock_path=lock_path, out=default_report_path(lock_path)
+            )
+            print(f"report: {out}")
+        except SeedrunError as exc:  # a good run is not failed by its report
+            print(f"seedrun: report not written: {exc}", file=sys.stderr)
     return _summary(runner, outcome, lock_path, spec_path, args, interrupted)
 
 
@@ -203,6 +218,7 @@ def _summary(
     spec_path: Path,
     args: argparse.Namespace,
     interrupted: bool,
+    report: Path | None = None,
 ) -> int:
     counts = Counter(outcome.status.values())
     line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
@@ -221,6 +237,8 @@ def _summary(
             "then rerun with --resubmit-unknown to create them again"
         )
     print(f"lockfile: {lock_path}")
+    if report is not None:
+        print(f"report: {report}")
     again = f"seedrun apply {spec_path}" + (f" --lock {args.lock}" if args.lock else "")
     if interrupted:
         print(f"interrupted; resume with: {again}")
