@@ -17,6 +17,7 @@ from collections.abc import Callable
 import trio
 
 DEFAULT_PAUSE = 1.0  # seconds to pause everyone on a 429 without Retry-After
+EPSILON = 1e-9
 WINDOW = 2.0  # seconds of send history used to estimate the rate of an unlimited pacer
 
 
@@ -47,7 +48,7 @@ class Pacer:
         self._clock = clock
         self._ceiling = rate
         self._rate = rate
-        self._floor = floor
+        self._floor = floor if rate is None else min(floor, rate)
         self._decrease = decrease
         self._streak_needed = max(1, streak)
         self._step = step
@@ -107,6 +108,8 @@ class Pacer:
         if now >= self._no_cut_until:
             self._cut(now)
             self._no_cut_until = self._resume_at + self._settle
+        self._refill(now)
+        self._tokens = 1.0  # when the pause ends, one request may go at once; no burst
         self._wake()
 
     def note_success(self) -> None:
@@ -117,17 +120,14 @@ class Pacer:
         if self._streak < self._streak_needed:
             return
         self._streak = 0
-        ceiling = self._ceiling
-        if ceiling is None:  # recovering from a cut of an unlimited pacer
-            ceiling = self._unlimited_mark
-        if self._rate >= ceiling:
-            return
+        # An unlimited pacer that was cut climbs back to the rate it was sending at.
+        target = self._unlimited_mark if self._ceiling is None else self._ceiling
         self._refill(self._clock())
-        raised = self._rate + (self._step if self._step is not None else max(0.1, ceiling / 10))
-        if raised >= ceiling:
-            self._rate = None if self._ceiling is None else ceiling
-        else:
+        raised = self._rate + (self._step if self._step is not None else max(0.1, target / 10))
+        if raised < target:
             self._rate = raised
+        else:
+            self._rate = self._ceiling
         self._wake()
 
     # -- internals ---------------------------------------------------------
@@ -140,7 +140,6 @@ class Pacer:
             self._rate = max(self._floor, observed * self._decrease)
         else:
             self._rate = max(self._floor, self._rate * self._decrease)
-        self._tokens = min(self._tokens, 1.0)
 
     def _observed_rate(self, now: float) -> float:
         while self._sent and self._sent[0] < now - WINDOW:
@@ -163,7 +162,7 @@ class Pacer:
         if self._rate is None:
             return 0.0
         self._refill(now)
-        if self._tokens >= 1.0:
+        if self._tokens >= 1.0 - EPSILON:  # float rounding must not leave a waiter stuck
             return 0.0
         return (1.0 - self._tokens) / self._rate
 
