@@ -16,10 +16,12 @@ from seedrun.client import SeedanceClient
 from seedrun.config import ApiConfig, resolve
 from seedrun.errors import EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK, ConfigError, SeedrunError
 from seedrun.files import default_lock_path, read_spec
+from seedrun.lockfile import Lock
 from seedrun.pacer import Pacer
 from seedrun.progress import LiveReporter, PlainReporter
 from seedrun.report import default_report_path, write_report
 from seedrun.runner import Outcome, Reporter, Runner, RunOptions
+from seedrun.shard import in_shard, parse_shard
 from seedrun.sim import SimConfig, running_sim
 from seedrun.spec import Spec, select
 from seedrun.store import Journal, RunLock, journal_path, recover, write_lock
@@ -81,6 +83,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--poll-floor", type=float, metavar="S", help="never poll one task more often than this"
     )
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N (by a hash of the job id; chains stay whole)",
+    )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
     p.add_argument(
         "--no-report",
@@ -100,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     jobs = select(spec.jobs, args.select) if args.select else list(spec.jobs)
     if args.select and not jobs:
         raise ConfigError(f"--select {' '.join(args.select)} matches no job")
+    if args.shard:
+        index, count = parse_shard(args.shard)
+        jobs = in_shard(spec.jobs, jobs, index, count)
     if args.max_in_flight is not None and args.max_in_flight < 1:
         raise ConfigError("--max-in-flight must be at least 1")
     if args.rps is not None and args.rps <= 0:
@@ -126,11 +136,16 @@ def _seconds_pair(text: str) -> tuple[float, float]:
 
 
 @contextlib.asynccontextmanager
-async def _api(api: ApiConfig | None, seconds: tuple[float, float]) -> AsyncIterator[ApiConfig]:
+async def _api(
+    api: ApiConfig | None, seconds: tuple[float, float], lock: Lock
+) -> AsyncIterator[ApiConfig]:
     if api is not None:
         yield api
         return
     async with running_sim(SimConfig(task_seconds=seconds, concurrency=None)) as sim:
+        # A fresh simulator per run: it must know the asset ids an earlier
+        # simulated run got approved, as the real service would.
+        sim.state.assets.update(a.asset_url for a in lock.assets.values() if a.asset_url)
         yield ApiConfig(base_url=sim.base_url, api_key=sim.api_key)
 
 
@@ -158,13 +173,15 @@ async def _apply(
         budget_tokens=args.budget or settings.budget_tokens,
     )
     outputs = spec_path.parent / spec.outputs_dir
-    journal = Journal(journal_path(lock_path))
     interrupted = False
-    async with _api(api, sim_seconds) as conf:
+    async with _api(api, sim_seconds, lock) as conf:
         pacer = Pacer(args.rps or settings.requests_per_second)
         async with SeedanceClient(
             base_url=conf.base_url, api_key=conf.api_key, pacer=pacer
         ) as client:
+            # Opened once the client exists: a bad base URL or key must not leave a
+            # journal behind (the next run would fold it into an empty lockfile).
+            journal = Journal(journal_path(lock_path))
             runner = Runner(
                 spec,
                 jobs,
