@@ -96,12 +96,26 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     return p, modules
 
 
+def _first_own(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first SeedrunError (or Ctrl-C) in a group; the group itself otherwise."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            exc = _first_own(exc)
+        if isinstance(exc, SeedrunError | KeyboardInterrupt):
+            return exc
+    return group
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser, modules = _parser()
     args = parser.parse_args(argv)
     try:
-        code: int = modules[args.command].run(args)
-        return code
+        try:
+            code: int = modules[args.command].run(args)
+            return code
+        except BaseExceptionGroup as group:
+            # trio wraps errors from inside nurseries; show the first of ours.
+            raise _first_own(group) from None
     except SpecError as exc:
         for diag in exc.diagnostics:
             print(diag, file=sys.stderr)

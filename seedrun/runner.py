@@ -612,11 +612,12 @@ class Runner:
                     ref, entry = await self._download(job, entry, "last_frame", ".png")
                     entry = entry.with_(last_frame=ref)
                     await self._record(job, entry)
-            except (DownloadError, ApiError) as exc:
+            except (DownloadError, ApiError, OSError) as exc:
+                # OSError: the outputs folder cannot be written (full, read-only, a file
+                # in the way). One job's file, not a reason to crash the whole run.
+                why = exc.message if isinstance(exc, ApiError) else str(exc)
                 self.outcome.undone.append(job.id)
-                self._finish(
-                    job, "succeeded", f"download failed: {exc.message}; run apply again to retry"
-                )
+                self._finish(job, "succeeded", f"download failed: {why}; run apply again to retry")
                 return
         self._finish(job, "succeeded", entry.output.path if entry.output else "")
 

@@ -126,6 +126,13 @@ class Journal:
         self._pending.append(line.encode() + b"\n")
         self.events += 1
         mine = self.events
+        # Shielded: the line is queued, so it will reach the file. A Cancelled raised
+        # here would tell the caller "not recorded" about a recorded event (a create
+        # journaled as in flight, then never sent), or strand the line unwritten.
+        with trio.CancelScope(shield=True):
+            await self._until_durable(mine)
+
+    async def _until_durable(self, mine: int) -> None:
         while self._durable < mine:
             if self._failed is not None:
                 raise LockError(f"{self.path}: cannot write the journal: {self._failed}")
