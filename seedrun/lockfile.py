@@ -9,6 +9,7 @@ are clean.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
@@ -85,6 +86,7 @@ class Lock:
 # ---------------------------------------------------------------- to / from plain data
 
 _ENTRY_FIELDS = [f.name for f in fields(LockEntry)]
+_ENTRY_FIELD_SET = frozenset(_ENTRY_FIELDS)
 
 
 def entry_to_dict(entry: LockEntry) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def entry_to_dict(entry: LockEntry) -> dict[str, Any]:
 
 
 def entry_from_dict(data: Mapping[str, Any]) -> LockEntry:
-    kw: dict[str, Any] = {k: v for k, v in data.items() if k in _ENTRY_FIELDS}
+    kw: dict[str, Any] = {k: v for k, v in data.items() if k in _ENTRY_FIELD_SET}
     for name in ("output", "last_frame"):
         if isinstance(kw.get(name), Mapping):
             kw[name] = FileRef(**kw[name])
@@ -152,26 +154,125 @@ def loads(text: str, file: str) -> Lock:
     """Parse and validate lockfile text; any problem is a one-line LockError."""
     try:
         data = yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        raise LockError(
-            f"{where}: not a valid lockfile: YAML syntax error: {exc.problem}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise LockError(f"{file}: not a valid lockfile: {exc}") from None
+    except yaml.YAMLError:
+        raise _syntax_error(text, file) from None
     if data is None:
         return Lock()
-    err = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(lock_schema()).iter_errors(data)
-    )
+    version = data.get("version") if isinstance(data, dict) else LOCK_VERSION
+    if version != LOCK_VERSION and isinstance(version, int) and not isinstance(version, bool):
+        line = _line_of(text, ["version"])
+        raise LockError(
+            f"{file}:{line}: version: lockfile version {version} is not supported; "
+            f"this seedrun reads version {LOCK_VERSION}"
+        )
+    err = None
+    if not _plainly_valid(data):  # only then ask jsonschema, for its verdict and message
+        err = jsonschema.exceptions.best_match(_lock_validator().iter_errors(data))
     if err is not None:
-        path = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        line = _line_of(text, list(err.absolute_path))
+        where = list(err.absolute_path)
+        path = ".".join(str(p) for p in where) or "(top level)"
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = err.schema.get("properties") or {}
+            where += [k for k in err.instance if k not in known][:1]  # point at the stray key
+        line = _line_of(text, where)
         raise LockError(f"{file}:{line}: {path}: not a valid lockfile: {err.message}")
     assets = {u: AssetEntry(**a) for u, a in (data.get("assets") or {}).items()}
     jobs = {j: entry_from_dict(e) for j, e in (data.get("jobs") or {}).items()}
     return Lock(assets, jobs)
+
+
+@lru_cache(maxsize=1)
+def _lock_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(lock_schema())
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_STATUSES = frozenset(STATUSES)
+_TEXT_FIELDS = frozenset(
+    {"task_id", "video_url", "last_frame_url", "revised_prompt", "service_tier"}
+)
+_INT_FIELDS = frozenset({"seed", "execution_expires_after", "created_at", "updated_at"})
+
+
+def _plainly_valid(data: Any) -> bool:
+    """A fast, strict subset of the lock schema (jsonschema takes seconds for 100k entries).
+
+    True means the schema certainly accepts ``data``; False means "ask jsonschema".
+    """
+    if type(data) is not dict or not data.keys() <= {"version", "assets", "jobs"}:
+        return False
+    if type(data.get("version")) is not int or data["version"] != LOCK_VERSION:
+        return False
+    assets = data.get("assets", {})
+    jobs = data.get("jobs", {})
+    if type(assets) is not dict or type(jobs) is not dict:
+        return False
+    for a in assets.values():
+        if type(a) is not dict or type(a.get("passed")) is not bool:
+            return False
+        for k, v in a.items():
+            if k != "passed" and (k not in ("asset_url", "reason") or type(v) is not str):
+                return False
+    return all(_plain_entry(e) for e in jobs.values())
+
+
+def _plain_entry(e: Any) -> bool:
+    if type(e) is not dict or "key" not in e or "status" not in e:
+        return False
+    for k, v in e.items():
+        if k in _TEXT_FIELDS:
+            ok = type(v) is str
+        elif k in _INT_FIELDS:
+            ok = type(v) is int
+        elif k == "key":
+            ok = type(v) is str and _HEX64.fullmatch(v) is not None
+        elif k == "status":
+            ok = type(v) is str and v in _STATUSES
+        elif k == "api":
+            ok = v in ("official", "unified")
+        elif k == "kind":
+            ok = v in ("draft", "final")
+        elif k == "request":
+            ok = type(v) is dict
+        elif k in ("output", "last_frame"):
+            ok = _plain_file(v)
+        elif k == "error":
+            ok = type(v) is dict and all(
+                f in ("code", "message") and type(x) is str for f, x in v.items()
+            )
+        elif k == "usage":
+            ok = type(v) is dict and all(type(x) is int for x in v.values())
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
+
+
+def _plain_file(v: Any) -> bool:
+    return (
+        type(v) is dict
+        and v.keys() == {"path", "sha256", "bytes"}
+        and type(v["path"]) is str
+        and type(v["sha256"]) is str
+        and _HEX64.fullmatch(v["sha256"]) is not None
+        and type(v["bytes"]) is int
+        and v["bytes"] >= 0
+    )
+
+
+def _syntax_error(text: str, file: str) -> LockError:
+    """The error for unparsable text, worded by pyyaml's Python parser on every machine
+    (libyaml, which reads valid files faster, words its errors differently)."""
+    try:
+        yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        return LockError(f"{where}: not a valid lockfile: YAML syntax error: {exc.problem}")
+    except yaml.YAMLError as exc:
+        return LockError(f"{file}: not a valid lockfile: {exc}")
+    return LockError(f"{file}: not a valid lockfile: YAML syntax error")
 
 
 def _line_of(text: str, path: list[Any]) -> int:

@@ -2,41 +2,56 @@
 
 - The product of the axes is taken in declared key order.
 - An ``exclude`` entry drops every combination it partially matches.
+  Excludes are applied before includes.
 - An ``include`` entry extends every original combination whose original
   values it does not contradict (values added by earlier includes may be
   overwritten); an entry that extends none becomes a new combination.
+
+Values compare like JSON values: ``true`` is not ``1``.
+
+A job id names the matrix values with the keys sorted, so it does not depend on
+the order the keys are written in: ``spin[backdrop=marble,ratio=16:9]``.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 Combo = dict[str, Any]
+RESERVED = ("include", "exclude")
+
+
+def axes_of(matrix: Mapping[str, Any]) -> list[str]:
+    return [k for k in matrix if k not in RESERVED]
 
 
 def expand(matrix: Mapping[str, Any]) -> list[Combo]:
     """All combinations of ``matrix``, in a stable, documented order."""
-    axes = [(k, v) for k, v in matrix.items() if k not in ("include", "exclude")]
+    names = axes_of(matrix)
     excludes: Sequence[Mapping[str, Any]] = matrix.get("exclude") or []
     includes: Sequence[Mapping[str, Any]] = matrix.get("include") or []
 
     combos: list[Combo] = []
-    if axes:
-        names = [k for k, _ in axes]
-        for values in itertools.product(*(v for _, v in axes)):
-            combo = dict(zip(names, values, strict=True))
-            if not any(_matches(combo, ex) for ex in excludes):
-                combos.append(combo)
-    original_keys = {k for k, _ in axes}
+    if names:
+        product = itertools.product(*(matrix[k] for k in names))
+        if excludes:
+            combos = [
+                c
+                for c in (dict(zip(names, values, strict=True)) for values in product)
+                if not any(_matches(c, ex) for ex in excludes)
+            ]
+        else:
+            combos = [dict(zip(names, values, strict=True)) for values in product]
     originals = list(combos)
 
     for entry in includes:
+        pinned = [(k, v) for k, v in entry.items() if k in matrix and k not in RESERVED]
         extended = False
         for combo in originals:
-            if all(combo[k] == v for k, v in entry.items() if k in original_keys):
+            if all(same(combo[k], v) for k, v in pinned):
                 combo.update(entry)
                 extended = True
         if not extended:
@@ -44,26 +59,65 @@ def expand(matrix: Mapping[str, Any]) -> list[Combo]:
     return combos
 
 
+def excluded(matrix: Mapping[str, Any]) -> Iterator[Combo]:
+    """The product combinations that an ``exclude`` entry drops (for error messages)."""
+    names = axes_of(matrix)
+    excludes: Sequence[Mapping[str, Any]] = matrix.get("exclude") or []
+    if not names or not excludes:
+        return
+    for values in itertools.product(*(matrix[k] for k in names)):
+        combo = dict(zip(names, values, strict=True))
+        if any(_matches(combo, ex) for ex in excludes):
+            yield combo
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality of JSON values: unlike Python's, ``true`` differs from ``1``."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
 def _matches(combo: Combo, partial: Mapping[str, Any]) -> bool:
-    return all(k in combo and combo[k] == v for k, v in partial.items())
+    return all(k in combo and same(combo[k], v) for k, v in partial.items())
 
 
 def format_value(value: Any) -> str:
     """How a matrix value appears inside a job id."""
+    if isinstance(value, str):
+        return value
     if value is True:
         return "true"
     if value is False:
         return "false"
     if value is None:
         return "null"
-    if isinstance(value, str | int | float):
+    if isinstance(value, int | float):
         return str(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def job_id(name: str, combo: Mapping[str, Any]) -> str:
-    """``spin[backdrop=marble,ratio=16:9]``; a job without a matrix is just its name."""
+    """``spin[backdrop=marble,ratio=16:9]``; a job without a matrix is just its name.
+
+    Keys are sorted, so the id does not depend on the order they are written in.
+    """
     if not combo:
         return name
-    inner = ",".join(f"{k}={format_value(v)}" for k, v in combo.items())
+    inner = ",".join(
+        [k + "=" + (v if type(v) is str else format_value(v)) for k, v in sorted(combo.items())]
+    )
     return f"{name}[{inner}]"
+
+
+def canonical_id(text: str) -> str:
+    """A written job id with its ``key=value`` pairs sorted, as ``job_id`` makes them.
+
+    Lets ``from: "shot[look=dark,angle=low]"`` find ``shot[angle=low,look=dark]``.
+    Text that does not parse as ``name[k=v,...]`` is returned unchanged.
+    """
+    if not text.endswith("]") or "[" not in text:
+        return text
+    name, _, inner = text[:-1].partition("[")
+    pairs = inner.split(",")
+    if not all("=" in p for p in pairs):
+        return text
+    return f"{name}[{','.join(sorted(pairs, key=lambda p: p.split('=', 1)[0]))}]"

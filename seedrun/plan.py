@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from seedrun.lockfile import IN_FLIGHT, Lock
-from seedrun.spec import Job, glob_regex
+from seedrun.lockfile import IN_FLIGHT, Lock, LockEntry
+from seedrun.spec import Job, glob_regex, select
 
 # Every action, in the order counts are printed.
 ACTIONS = (
@@ -37,29 +38,55 @@ class PlanItem:
 
 @dataclass(frozen=True)
 class Options:
+    """``replace``: force new tasks for jobs matching these globs. ``select``: plan
+    only jobs matching these globs and the jobs they depend on (orphans are then
+    not listed)."""
+
     replace: Sequence[str] = ()
     retry_failed: bool = True
     resubmit_unknown: bool = False
     download: bool = True
+    select: Sequence[str] = ()
 
 
 def plan(jobs: Iterable[Job], lock: Lock, options: Options = Options()) -> list[PlanItem]:
-    """One item per job in spec order, then one per orphaned lock entry (sorted)."""
+    """One item per job in spec order, then one per orphaned lock entry (sorted).
+
+    ``jobs`` must be all the spec's jobs (select with ``options.select``), or
+    every other job in the lock would be listed as an orphan.
+    """
+    # Only PlanItems are made here, none of them cyclic garbage: the cyclic GC would
+    # just rescan the spec's jobs over and over (a third of the time for 100k jobs).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan(jobs, lock, options)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _plan(jobs: Iterable[Job], lock: Lock, options: Options) -> list[PlanItem]:
+    chosen = select(jobs, options.select) if options.select else jobs
     forced = [glob_regex(p) for p in options.replace]
     items: list[PlanItem] = []
     seen: set[str] = set()
-    for job in jobs:
+    entries = lock.jobs
+    for job in chosen:
         seen.add(job.id)
-        items.append(_action(job, lock, options, any(rx.fullmatch(job.id) for rx in forced)))
-    for jid in sorted(set(lock.jobs) - seen):
-        items.append(PlanItem(jid, "orphan", lock.jobs[jid].key, "no longer in the spec"))
+        force = bool(forced) and any(rx.fullmatch(job.id) for rx in forced)
+        entry = entries.get(job.id)
+        if entry is None:
+            items.append(PlanItem(job.id, "create", job.key))
+        else:
+            items.append(_action(job, entry, lock, options, force))
+    if not options.select:
+        for jid in sorted(entries.keys() - seen):
+            items.append(PlanItem(jid, "orphan", entries[jid].key, "no longer in the spec"))
     return items
 
 
-def _action(job: Job, lock: Lock, options: Options, force: bool) -> PlanItem:
-    entry = lock.jobs.get(job.id)
-    if entry is None:
-        return PlanItem(job.id, "create", job.key)
+def _action(job: Job, entry: LockEntry, lock: Lock, options: Options, force: bool) -> PlanItem:
     if entry.key != job.key:
         return PlanItem(job.id, "replace", job.key, "request changed", entry.key)
     status = entry.status

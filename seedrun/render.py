@@ -1,32 +1,108 @@
-"""Sandboxed jinja2 rendering of the strings in a job."""
+"""Sandboxed jinja2 rendering of the strings in a job.
+
+The environment is deterministic (no ``random`` filter, no ``lipsum``), so the
+same spec renders the same bodies, and therefore the same keys, everywhere.
+Text without template syntax is returned as is, and rendering keeps a trailing
+newline, so ``{{ }}`` never changes the text around it.
+"""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
+from jinja2.runtime import new_context
 from jinja2.sandbox import SandboxedEnvironment
+
+# Results larger than this many items or characters are refused (`'x' * 10**9`).
+MAX_SIZE = 100_000
+MAX_EXPONENT = 1_000
 
 
 class RenderError(Exception):
     """A template failed; the message is ready for a diagnostic."""
 
 
+class _Env(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
+        if op == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise jinja2.exceptions.SecurityError("exponent too large")
+            return operator.pow(left, right)
+        for seq, n in ((left, right), (right, left)):
+            sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+            if sized and len(seq) * n > MAX_SIZE:
+                raise jinja2.exceptions.SecurityError("result too large")
+        return operator.mul(left, right)
+
+
 @lru_cache(maxsize=1)
 def _env() -> SandboxedEnvironment:
     # autoescape off: these are prompts and URLs, not HTML. The report escapes on output.
-    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env = _Env(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.globals.pop("lipsum", None)
+    env.filters.pop("random", None)
+    return env
+
+
+# A template that is only text and plain ``{{ name }}`` lookups renders without
+# jinja2's per-call machinery: (is_name, text) parts. Output is identical.
+_Simple = tuple[tuple[bool, str], ...]
+_MISSING = object()
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str) -> jinja2.Template:
-    return _env().from_string(source)
+def _compile(source: str) -> jinja2.Template | _Simple:
+    env = _env()
+    simple = _simple_parts(env.parse(source))
+    return simple if simple is not None else env.from_string(source)
+
+
+def _simple_parts(tree: nodes.Template) -> _Simple | None:
+    parts: list[tuple[bool, str]] = []
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                parts.append((False, child.data))
+            elif isinstance(child, nodes.Name) and child.ctx == "load":
+                parts.append((True, child.name))
+            else:
+                return None
+    return tuple(parts)
+
+
+def _render_simple(parts: _Simple, context: Mapping[str, Any]) -> str:
+    out: list[str] = []
+    for is_name, text in parts:
+        if not is_name:
+            out.append(text)
+            continue
+        value = context.get(text, _MISSING)
+        if value is _MISSING:
+            value = _env().globals.get(text, _MISSING)
+            if value is _MISSING:
+                raise jinja2.UndefinedError(f"{text!r} is undefined")
+        out.append(value if type(value) is str else str(value))
+    return "".join(out)
 
 
 def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
+
+
+def _undefined(message: str, context: Mapping[str, Any]) -> str:
+    name = message.removesuffix(" is undefined")
+    if name != message:
+        return f"undefined template variable {name}; defined: {', '.join(sorted(context))}"
+    return f"undefined template value: {message}"
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:
@@ -34,14 +110,23 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     if not is_template(source):
         return source
     try:
-        return _compile(source).render(context)
+        compiled = _compile(source)
+        if isinstance(compiled, tuple):
+            return _render_simple(compiled, context)
+        # Template.render() copies every global into a new dict per call; share instead.
+        env = _env()
+        ctx = new_context(env, None, compiled.blocks, {**env.globals, **context}, shared=True)
+        return env.concat(compiled.root_render_func(ctx))
     except jinja2.UndefinedError as exc:
-        raise RenderError(f"undefined template variable: {exc.message}") from None
+        raise RenderError(_undefined(exc.message or "", context)) from None
     except jinja2.exceptions.SecurityError as exc:
         raise RenderError(f"template refused by the sandbox: {exc}") from None
     except jinja2.TemplateSyntaxError as exc:
-        raise RenderError(f"template syntax error: {exc.message}") from None
+        where = f" (template line {exc.lineno})" if exc.lineno and exc.lineno > 1 else ""
+        raise RenderError(f"template syntax error: {exc.message}{where}") from None
     except jinja2.TemplateError as exc:
         raise RenderError(f"template error: {exc}") from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+    except RecursionError:
+        raise RenderError("template error: recursion too deep") from None
+    except Exception as exc:  # the template's own code failed: a spec error, not a crash
         raise RenderError(f"template error: {type(exc).__name__}: {exc}") from None

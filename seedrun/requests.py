@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from seedrun.api_facts import MODEL
 
@@ -49,9 +49,11 @@ FINAL_PARAMS = (
 )
 
 
-@dataclass(frozen=True)
-class MediaItem:
-    """One rendered media item. ``slot``/``ref`` mark a value filled in at run time."""
+class MediaItem(NamedTuple):
+    """One rendered media item. ``slot``/``ref`` mark a value filled in at run time.
+
+    A NamedTuple rather than a dataclass: one is made per matrix combination.
+    """
 
     type: str  # image | video | audio
     url: str
@@ -80,7 +82,24 @@ def content_key(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
+def _refuse(obj: Any) -> Any:
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+# json.dumps builds a new C encoder on every call; keys are hashed for every job,
+# so build it once. Same output as
+# json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (
+    _c_encoder(None, _refuse, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    if _c_encoder is not None
+    else None
+)
+
+
 def canonical_json(obj: Any) -> str:
+    if _ENCODE is not None:
+        return "".join(_ENCODE(obj, 0))
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -98,45 +117,93 @@ def _media_path(item: MediaItem) -> tuple[str, str]:
 
 
 def build_body(
-    api: str, params: Mapping[str, Any], prompt: str, media: Sequence[MediaItem]
+    api: str,
+    params: Mapping[str, Any],
+    prompt: str,
+    media: Sequence[MediaItem],
+    *,
+    memo: dict[Any, Any] | None = None,
 ) -> tuple[dict[str, Any], tuple[Slot, ...]]:
-    """The body for one video task, and the slots in it."""
-    slots: list[Slot] = []
+    """The body for one video task, and the slots in it.
+
+    ``memo`` (a dict kept across calls) lets bodies share equal media entries and
+    slot tuples, which saves time and memory for large matrices. Shared parts
+    make the bodies read-only: use ``fill_slots`` for a body to send.
+    """
     model = params.get("model") or MODEL
-    chosen = {k: params[k] for k in BODY_PARAMS if params.get(k) is not None}
-    extra = dict(params.get("extra") or {})
+    chosen = {k: v for k in _body_params(params, memo) if (v := params[k]) is not None}
+    extra = params.get("extra") or {}
+    entries = [_shared_entry(m, memo) for m in media]
+    slots = _slots(api, media, memo) if any(m.slot for m in media) else ()
     if api == "official":
-        content: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
-        for item in media:
-            if item.slot and item.ref:
-                slots.append(
-                    Slot(("content", len(content), *_media_path(item)), item.slot, item.ref)
-                )
-            content.append(_media_entry(item))
-        return {"model": model, "content": content, **chosen, **extra}, tuple(slots)
+        content: list[dict[str, Any]] = [{"type": "text", "text": prompt}, *entries]
+        return {"model": model, "content": content, **chosen, **extra}, slots
 
     body: dict[str, Any] = {"model": model, "prompt": prompt}
     duration = chosen.pop("duration", None)
     if duration is not None:
         body["seconds"] = str(duration)
     metadata: dict[str, Any] = {**chosen, **extra}
-    plain_images = all(m.type == "image" and not m.role for m in media)
-    if media and plain_images:
+    if media and _plain_images(media):
         body["images"] = [m.url for m in media]
-        slots.extend(
-            Slot(("images", i), m.slot, m.ref) for i, m in enumerate(media) if m.slot and m.ref
-        )
     elif media:
         # Roles and non-image media only survive in the official-compatible content array.
-        metadata["content"] = [_media_entry(m) for m in media]
-        slots.extend(
-            Slot(("metadata", "content", i, *_media_path(m)), m.slot, m.ref)
-            for i, m in enumerate(media)
-            if m.slot and m.ref
-        )
+        metadata["content"] = entries
     if metadata:
         body["metadata"] = metadata
-    return body, tuple(slots)
+    return body, slots
+
+
+def _body_params(params: Mapping[str, Any], memo: dict[Any, Any] | None) -> Sequence[str]:
+    """The BODY_PARAMS that ``params`` has, in BODY_PARAMS order (remembered per key set)."""
+    if memo is None:
+        return [k for k in BODY_PARAMS if k in params]
+    shape = ("params", *params)
+    found: Sequence[str] | None = memo.get(shape)
+    if found is None:
+        found = memo[shape] = [k for k in BODY_PARAMS if k in params]
+    return found
+
+
+def _plain_images(media: Sequence[MediaItem]) -> bool:
+    return all(m.type == "image" and not m.role for m in media)
+
+
+def _shared_entry(item: MediaItem, memo: dict[Any, Any] | None) -> dict[str, Any]:
+    if memo is None:
+        return _media_entry(item)
+    entry: dict[str, Any] | None = memo.get(item)
+    if entry is None:
+        entry = memo[item] = _media_entry(item)
+    return entry
+
+
+def _slots(api: str, media: Sequence[MediaItem], memo: dict[Any, Any] | None) -> tuple[Slot, ...]:
+    memo_key = (api, tuple(media))
+    if memo is not None and memo_key in memo:
+        found: tuple[Slot, ...] = memo[memo_key]
+        return found
+    if api == "official":
+        prefix: BodyPath = ("content",)
+        first = 1  # content[0] is the text
+    elif _plain_images(media):
+        prefix, first = ("images",), 0
+    else:
+        prefix, first = ("metadata", "content"), 0
+    out = tuple(
+        Slot(
+            (*prefix, first + i)
+            if prefix == ("images",)
+            else (*prefix, first + i, *_media_path(m)),
+            m.slot,
+            m.ref,
+        )
+        for i, m in enumerate(media)
+        if m.slot and m.ref
+    )
+    if memo is not None:
+        memo[memo_key] = out
+    return out
 
 
 def build_final_body(

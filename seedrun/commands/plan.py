@@ -5,28 +5,20 @@ import json
 from pathlib import Path
 
 from seedrun import plan as planner
+from seedrun.commands.render import check_select
 from seedrun.files import default_lock_path, read_lock, read_spec
-from seedrun.spec import select
-
-HELP = "show what apply would do for each job; no network"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec")
-    p.add_argument("--lock", help="lockfile (default: the spec's name with .lock)")
-    p.add_argument("--select", action="append", metavar="GLOB", help="only these job ids")
-    p.add_argument("--replace", action="append", metavar="GLOB", help="force new tasks")
-    p.add_argument("--json", action="store_true", help="one JSON document")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Show what apply would do for each job; ``--select`` adds the jobs selected ones need."""
     spec_path = Path(args.spec)
     spec = read_spec(spec_path)
     lock_path = Path(args.lock) if args.lock else default_lock_path(spec_path)
     lock = read_lock(lock_path)
-    jobs = select(spec.jobs, args.select) if args.select else list(spec.jobs)
-    options = planner.Options(replace=tuple(args.replace or ()))
-    items = planner.plan(jobs, lock, options)
+    select = tuple(args.select or ())
+    check_select(spec.jobs, select)
+    options = planner.Options(replace=tuple(args.replace or ()), select=select)
+    items = planner.plan(spec.jobs, lock, options)
     counts = planner.counts(items)
     if args.json:
         doc = {
