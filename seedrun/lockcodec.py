@@ -5,9 +5,11 @@ campaign pays on every plan and apply. The lockfile is therefore written in a
 strict subset of YAML that a line scanner reads back at JSON speed:
 
 - block mappings two spaces deep, one ``key: value`` per line;
-- keys bare when they are plain identifiers, else JSON-quoted strings;
+- keys bare when plain (see below), else JSON-quoted strings;
 - every leaf value, and the request body, is JSON on one line (JSON scalars,
-  arrays and objects are valid YAML flow nodes).
+  arrays and objects are valid YAML flow nodes), except that a string made
+  only of letters, digits and ``_ . / -``, starting with a letter, is written
+  plain (``status: succeeded``), as YAML reads it back the same.
 
 ``loads`` returns None for text outside the subset (a hand-edited file), and
 the caller falls back to a full YAML parser, so any valid YAML still loads.
@@ -20,7 +22,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*\Z")
+_JSON_START = frozenset('"{[-0123456789')
 # Bare words YAML 1.1 would read as something other than a string.
 _RESERVED = frozenset(
     [
@@ -56,13 +59,19 @@ _UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _DECODER = json.JSONDecoder()
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, str) and _PLAIN.match(value) and value not in _RESERVED:
+        return value
+    return _json(value)
+
+
 def _json(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
     return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _key(key: str) -> str:
-    return key if _BARE.match(key) and key not in _RESERVED else _json(key)
+    return key if _PLAIN.match(key) and key not in _RESERVED else _json(key)
 
 
 def dumps(data: Mapping[str, Any], *, flow: frozenset[str] = frozenset()) -> str:
@@ -79,7 +88,7 @@ def _emit(data: Mapping[str, Any], depth: int, flow: frozenset[str], out: list[s
             out.append(f"{pad}{_key(key)}:")
             _emit(value, depth + 1, flow, out)
         else:
-            out.append(f"{pad}{_key(key)}: {_json(value)}")
+            out.append(f"{pad}{_key(key)}: {_value(value)}")
 
 
 def loads(text: str) -> dict[str, Any] | None:
@@ -117,7 +126,7 @@ def loads(text: str) -> dict[str, Any] | None:
                 rest = stripped[end:]
             else:
                 name, colon, after = stripped.partition(":")
-                if not colon or not _BARE.match(name) or name in _RESERVED:
+                if not colon or not _PLAIN.match(name) or name in _RESERVED:
                     return None
                 key, rest = name, ":" + after
             if key in parent:
@@ -125,11 +134,17 @@ def loads(text: str) -> dict[str, Any] | None:
             if rest == ":":
                 pending = (indent, parent, key)
             elif rest.startswith(": "):
-                parent[key] = json.loads(rest[2:])
+                value = rest[2:]
+                if value[:1] in _JSON_START or value in ("true", "false", "null"):
+                    parent[key] = json.loads(value)
+                elif _PLAIN.match(value) and value not in _RESERVED:
+                    parent[key] = value
+                else:
+                    return None
             else:
                 return None
     except ValueError:
         return None
-    if pending is not None:
-        return None
+    if pending is not None or not root:
+        return None  # nothing of ours here: let the YAML parser decide
     return root

@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from seedrun import lockcodec
 from seedrun.errors import LockError
 
 LOCK_VERSION = 1
@@ -26,7 +27,6 @@ STATUSES = ("queued", "running", "succeeded", "failed", "blocked", "unknown", "c
 IN_FLIGHT = ("queued", "running")
 HEADER = "# seedrun lockfile: written by `seedrun apply`. Commit it next to the spec.\n"
 
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -85,7 +85,9 @@ class Lock:
 
 # ---------------------------------------------------------------- to / from plain data
 
-_ENTRY_FIELDS = [f.name for f in fields(LockEntry)]
+# `request` goes last: the fields that change as a task advances (status, task
+# id, output...) then sit together, so one job's progress is one diff hunk.
+_ENTRY_FIELDS = [f.name for f in fields(LockEntry) if f.name != "request"] + ["request"]
 _ENTRY_FIELD_SET = frozenset(_ENTRY_FIELDS)
 
 
@@ -132,15 +134,7 @@ def to_data(lock: Lock) -> dict[str, Any]:
 
 def dumps(lock: Lock) -> str:
     """The canonical lockfile text."""
-    text = yaml.dump(
-        to_data(lock),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1 << 16,
-    )
-    return HEADER + text
+    return HEADER + lockcodec.dumps(to_data(lock), flow=frozenset({"request"}))
 
 
 @lru_cache(maxsize=1)
@@ -153,7 +147,9 @@ def lock_schema() -> dict[str, Any]:
 def loads(text: str, file: str) -> Lock:
     """Parse and validate lockfile text; any problem is a one-line LockError."""
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = lockcodec.loads(text)
+        if data is None:  # not in seedrun's own subset (hand-edited): full YAML
+            data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError:
         raise _syntax_error(text, file) from None
     if data is None:

@@ -271,9 +271,6 @@ async def test_wrong_key_stops_the_run_and_never_shows_either_key(
     _check_no_key(tmp_path, ran.output)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="`seedrun plan` reads the lockfile only, not the journal a crash left"
-)
 def test_plan_after_a_crash_shows_the_journal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

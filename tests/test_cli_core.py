@@ -115,9 +115,11 @@ def test_plan_text(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert out == (
         f"create  shot[look=dark]  {k['shot[look=dark]'][:12]}\n"
         f"create  shot[look=light]  {k['shot[look=light]'][:12]}\n"
-        f"create  next  {k['next'][:12]}\n"
+        f"create  next  {k['next'][:12]}  after shot[look=dark]\n"
         "\n"
         "Plan for spec.yaml against spec.lock: 3 create\n"
+        "Estimate: unknown for 3 new task(s): no usage recorded yet for their model, "
+        "resolution, ratio, duration and draft flag (see --usage-from)\n"
     )
 
 
@@ -148,11 +150,19 @@ def test_plan_json_against_the_default_lock(here: Path, capsys: pytest.CaptureFi
                 "key": k["shot[look=light]"],
                 "reason": "request changed",
                 "old_key": "f" * 64,
+                "estimate_tokens": None,
             },
-            {"id": "next", "action": "create", "key": k["next"]},
+            {
+                "id": "next",
+                "action": "create",
+                "key": k["next"],
+                "after": ["shot[look=dark]"],
+                "estimate_tokens": None,
+            },
             {"id": "old", "action": "orphan", "key": "e" * 64, "reason": "no longer in the spec"},
         ],
         "counts": {"create": 1, "replace": 1, "download": 1, "orphan": 1},
+        "estimate": {"jobs": 2, "known": 0, "tokens": None},
     }
 
 

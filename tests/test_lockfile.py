@@ -62,14 +62,14 @@ TEXT = f"""\
 # seedrun lockfile: written by `seedrun apply`. Commit it next to the spec.
 version: 1
 assets:
-  https://e.com/a.png:
+  "https://e.com/a.png":
     passed: false
-    reason: real person
-  https://e.com/b.png:
+    reason: "real person"
+  "https://e.com/b.png":
     passed: true
-    asset_url: asset://a1
+    asset_url: "asset://a1"
 jobs:
-  spin[look=a]:
+  "spin[look=a]":
     key: {A}
     status: failed
     api: unified
@@ -77,19 +77,13 @@ jobs:
     error:
       code: task_failed
       message: policy
-  spin[look=b]:
+  "spin[look=b]":
     key: {B}
     status: succeeded
     api: official
     kind: draft
-    request:
-      a: true
-      content:
-      - text: hé
-        type: text
-      z: 1
     task_id: t2
-    video_url: https://v/2.mp4
+    video_url: "https://v/2.mp4"
     output:
       path: outputs/spin.mp4
       sha256: {C}
@@ -100,6 +94,7 @@ jobs:
       total_tokens: 5
     created_at: 1
     updated_at: 2
+    request: {{"a": true, "content": [{{"text": "hé", "type": "text"}}], "z": 1}}
 """
 
 

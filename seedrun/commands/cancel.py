@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 import trio
@@ -60,10 +61,8 @@ async def _cancel_all(api: ApiConfig, lock: Lock, targets: list[str]) -> tuple[L
                 # Most likely it started running; record what the server says now.
                 refused += 1
                 state = None
-                try:
+                with contextlib.suppress(ApiError):
                     state = await client.get(entry.api, entry.task_id)
-                except ApiError:
-                    pass
                 if state is not None and state.status != entry.status:
                     lock = lock.with_job(job_id, entry.with_(status=state.status))
                 status = state.status if state else entry.status

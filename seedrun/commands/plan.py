@@ -3,10 +3,44 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from seedrun import plan as planner
 from seedrun.commands.render import check_select
+from seedrun.cost import estimate_tokens, usage_table
 from seedrun.files import default_lock_path, read_lock, read_spec
+from seedrun.lockfile import Lock, fold
+from seedrun.markdown import plan_markdown
+from seedrun.spec import Spec
+from seedrun.store import journal_path, read_journal
+
+HELP = "show what apply would do for each job, and what it may cost; no network"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec")
+    p.add_argument("--lock", help="lockfile (default: the spec's name with .lock)")
+    p.add_argument(
+        "--select",
+        action="append",
+        metavar="GLOB",
+        help="only these job ids (and the jobs they depend on)",
+    )
+    p.add_argument("--replace", action="append", metavar="GLOB", help="force new tasks")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument(
+        "--usage-from",
+        action="append",
+        metavar="LOCK",
+        default=[],
+        help="also learn token usage from this lockfile (repeatable)",
+    )
+
+
+def read_lock_with_journal(path: Path) -> Lock:
+    """The lockfile as a crashed or running apply left it, journal included; read only."""
+    return fold(read_lock(path), read_journal(journal_path(path)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,32 +48,86 @@ def run(args: argparse.Namespace) -> int:
     spec_path = Path(args.spec)
     spec = read_spec(spec_path)
     lock_path = Path(args.lock) if args.lock else default_lock_path(spec_path)
-    lock = read_lock(lock_path)
+    lock = read_lock_with_journal(lock_path)
     select = tuple(args.select or ())
     check_select(spec.jobs, select)
     options = planner.Options(replace=tuple(args.replace or ()), select=select)
     items = planner.plan(spec.jobs, lock, options)
     counts = planner.counts(items)
-    if args.json:
+    table = usage_table([lock, *(read_lock(Path(p)) for p in args.usage_from)])
+    by_id = spec.by_id()
+    estimates = {
+        i.id: estimate_tokens(by_id[i.id], table=table)
+        for i in items
+        if i.action in planner.CREATES and i.id in by_id
+    }
+    fmt = "json" if args.json else args.format
+    if fmt == "markdown":
+        print(plan_markdown(spec, items, counts), end="")
+        print(_estimate_line(spec, estimates))
+        return 0
+    if fmt == "json":
         doc = {
-            "jobs": [_item_json(i) for i in items],
+            "jobs": [_item_json(i, by_id, estimates) for i in items],
             "counts": counts,
+            "estimate": _estimate_json(spec, estimates),
         }
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
     width = max((len(i.action) for i in items), default=6)
     for item in items:
         reason = f"  ({item.reason})" if item.reason else ""
-        print(f"{item.action:<{width}}  {item.id}  {item.key[:12]}{reason}")
+        job = by_id.get(item.id)
+        after = f"  after {', '.join(job.deps)}" if job is not None and job.deps else ""
+        print(f"{item.action:<{width}}  {item.id}  {item.key[:12]}{after}{reason}")
     summary = ", ".join(f"{n} {a}" for a, n in counts.items()) or "nothing to do"
     print(f"\nPlan for {spec_path} against {lock_path}: {summary}")
+    print(_estimate_line(spec, estimates))
     return 0
 
 
-def _item_json(item: planner.PlanItem) -> dict[str, object]:
+def _estimate_json(spec: Spec, estimates: dict[str, int | None]) -> dict[str, Any]:
+    known = [t for t in estimates.values() if t is not None]
+    out: dict[str, Any] = {
+        "jobs": len(estimates),
+        "known": len(known),
+        "tokens": sum(known) if known else None,
+    }
+    price = spec.settings.price_per_million_tokens
+    if price is not None and known:
+        out["cost"] = round(sum(known) * price / 1e6, 4)
+    return out
+
+
+def _estimate_line(spec: Spec, estimates: dict[str, int | None]) -> str:
+    e = _estimate_json(spec, estimates)
+    if not e["jobs"]:
+        return "Estimate: nothing new to pay for"
+    if not e["known"]:
+        return (
+            f"Estimate: unknown for {e['jobs']} new task(s): no usage recorded yet for "
+            "their model, resolution, ratio, duration and draft flag (see --usage-from)"
+        )
+    unknown = e["jobs"] - e["known"]
+    text = f"Estimate: {e['tokens']:,} tokens for {e['known']} of {e['jobs']} new task(s)"
+    if "cost" in e:
+        text += f", {e['cost']:.2f} at {spec.settings.price_per_million_tokens}/M tokens"
+    if unknown:
+        text += f"; unknown for {unknown}"
+    return text
+
+
+def _item_json(
+    item: planner.PlanItem, by_id: dict[str, Any], estimates: dict[str, int | None]
+) -> dict[str, object]:
     out: dict[str, object] = {"id": item.id, "action": item.action, "key": item.key}
     if item.reason:
         out["reason"] = item.reason
     if item.old_key:
         out["old_key"] = item.old_key
+    job = by_id.get(item.id)
+    if job is not None and job.deps:
+        out["after"] = list(job.deps)
+    if item.id in estimates:
+        out["estimate_tokens"] = estimates[item.id]
     return out
