@@ -93,6 +93,7 @@ class _Api:
         try:
             body = await _json(request)
             now = state.now()  # after the body arrived: tasks are planned in arrival order
+            self._check_supported(body)
             parsed = parse(body)
             self._check_references(parsed, now)
         except Invalid as exc:
@@ -105,6 +106,16 @@ class _Api:
         if state.happens(config.error_rate_after, task.id, "error-after"):
             return _answer(500, "internal_error", "internal server error; please retry")
         return JSONResponse(shape(task, now, state.engine))
+
+    def _check_supported(self, body: object) -> None:
+        """Play a gateway that lacks some task-service parameters."""
+        if not isinstance(body, dict):
+            return
+        meta = body.get("metadata")
+        places = [body, meta] if isinstance(meta, dict) else [body]
+        for name in self.state.config.unsupported_params:
+            if any(name in place for place in places):
+                raise Invalid(f"unknown parameter: {name} is not supported by this endpoint")
 
     def _check_references(self, parsed: TaskRequest, now: float) -> None:
         """Asset ids must come from this server's moderation; drafts must have succeeded."""

@@ -71,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="extra queue wait for service_tier=flex tasks")
     add("--request-log", default=None, metavar="PATH",
         help="append a JSON line per request (never header values)")
+    add("--unsupported-param", dest="unsupported_params", action="append", default=[],
+        metavar="NAME", help="answer 400 to creates that set this parameter (repeatable)")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -90,6 +92,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             list_endpoint=args.list_endpoint,
             flex_queue_seconds=args.flex_queue_seconds,
             request_log=args.request_log,
+            unsupported_params=tuple(args.unsupported_params),
         )
     except ValueError as exc:
         raise ConfigError(f"seedrun sim: {exc}") from None

@@ -50,6 +50,9 @@ class SimConfig:
     draft_speedup: float = 4.0
     # Path of a JSON-lines request log. Records never hold header values.
     request_log: str | None = None
+    # Create parameters this "gateway" does not know: a create that sets one
+    # (top level for official, metadata for unified) is answered 400 naming it.
+    unsupported_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         low, high = self.task_seconds
