@@ -210,15 +210,15 @@ async def _apply(
                 journal.close()
                 write_lock(lock_path, runner.lock)
                 journal_path(lock_path).unlink(missing_ok=True)
+    report = None
     if args.report:
         try:
-            out = write_report(
+            report = write_report(
                 spec, runner.lock, lock_path=lock_path, out=default_report_path(lock_path)
             )
-            print(f"report: {out}")
         except SeedrunError as exc:  # a good run is not failed by its report
             print(f"seedrun: report not written: {exc}", file=sys.stderr)
-    return _summary(runner, outcome, lock_path, spec_path, args, interrupted)
+    return _summary(runner, outcome, lock_path, spec_path, args, interrupted, report)
 
 
 async def _on_sigint(runner: Runner, scope: trio.CancelScope) -> None:
