@@ -40,7 +40,15 @@ from seedrun.errors import (
     TaskNotFound,
     UrlExpired,
 )
-from seedrun.lockfile import AssetEntry, FileRef, Lock, LockEntry, asset_event, job_event
+from seedrun.lockfile import (
+    IN_FLIGHT,
+    AssetEntry,
+    FileRef,
+    Lock,
+    LockEntry,
+    asset_event,
+    job_event,
+)
 from seedrun.models import TaskState
 from seedrun.requests import Slot, fill_slots
 from seedrun.spec import Job, Spec
@@ -308,6 +316,11 @@ class Runner:
             await self._collect(job, entry, self._state_of(entry))
             return
         if action == "resume" and entry is not None and entry.task_id:
+            if self.options.detach:
+                # Detached: leave it running (a flex task may wait for hours); a later
+                # apply collects it.
+                self._finish(job, entry.status, f"task {entry.task_id}")
+                return
             async with self._slots:
                 await self._follow(job, entry)
             return
@@ -320,6 +333,11 @@ class Runner:
             await self._done[dep].wait()
             src = self.lock.jobs.get(dep)
             if src is None or src.status != "succeeded":
+                if self.options.detach and src is not None and src.status in IN_FLIGHT:
+                    # Detached: the source runs on; not blocked, a later apply creates it.
+                    self.outcome.undone.append(job.id)
+                    self._finish(job, "pending", f"waits for source {dep} ({src.status})")
+                    return None
                 why = f"source {dep} is {src.status if src else 'not done'}"
                 await self._block(job, why)
                 return None
@@ -479,12 +497,25 @@ class Runner:
             return True
         if self._usage is None:
             self._usage = usage_table([self.lock, *self.usage_from])
+            self._reserve_resumed()
         estimate = estimate_tokens(job, table=self._usage) or 0
         if self._spent + self._pending_estimate + estimate > budget:
             return False
         self._estimates[job.id] = estimate
         self._pending_estimate += estimate
         return True
+
+    def _reserve_resumed(self) -> None:
+        """Tasks resumed from an earlier run are in flight too: count their estimates."""
+        by_id = {j.id: j for j in self.jobs}
+        for item in self.items:
+            entry = self._jobs.get(item.id)
+            if item.action != "resume" or entry is None or entry.usage:
+                continue
+            if entry.status in IN_FLIGHT and item.id not in self._estimates:
+                estimate = estimate_tokens(by_id[item.id], table=self._usage) or 0
+                self._estimates[item.id] = estimate
+                self._pending_estimate += estimate
 
     # ---------------------------------------------------------------- following
 

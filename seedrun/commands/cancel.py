@@ -67,8 +67,8 @@ async def _cancel_all(api: ApiConfig, lock: Lock, targets: list[str]) -> tuple[L
                     lock = lock.with_job(job_id, entry.with_(status=state.status))
                 status = state.status if state else entry.status
                 print(
-                    f"cannot cancel {job_id}: task {entry.task_id} is {status} "
-                    f"(only queued tasks can be cancelled): {exc.message}"
+                    f"{job_id}: task {entry.task_id} is {status} and cannot be cancelled "
+                    f"(only queued tasks can be): {exc.message}"
                 )
                 continue
             lock = lock.with_job(
