@@ -101,7 +101,7 @@ def _first_own(group: BaseExceptionGroup[BaseException]) -> BaseException:
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
             exc = _first_own(exc)
-        if isinstance(exc, SeedrunError | KeyboardInterrupt):
+        if isinstance(exc, SeedrunError | KeyboardInterrupt | OSError):
             return exc
     return group
 
@@ -128,3 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("seedrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        # A file or folder seedrun was told to use cannot be: say which, and why.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"seedrun: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from seedrun.errors import ConfigError
 from seedrun.files import read_text
-from seedrun.lockfile import Lock, loads
+from seedrun.lockfile import Lock, fold, loads
+from seedrun.store import journal_path, read_journal
 
 
 def split_rev(arg: str) -> tuple[str, str] | None:
@@ -52,8 +53,11 @@ def git_show(rev: str, path: str, *, cwd: Path | None = None, label: str | None 
 def read_lock_arg(arg: str) -> Lock:
     """A lockfile named by a path or ``REV:path``. A missing file is an error here."""
     rev = split_rev(arg)
-    text = git_show(*rev) if rev else read_text(Path(arg), "lockfile")
-    return loads(text, arg)
+    if rev:
+        return loads(git_show(*rev), arg)
+    path = Path(arg)
+    # A crashed or running apply's journal holds paid task ids: fold it in (read only).
+    return fold(loads(read_text(path, "lockfile"), arg), read_journal(journal_path(path)))
 
 
 def read_lock_at_head(lock_path: Path, rev: str = "HEAD") -> tuple[Lock, str]:

@@ -304,6 +304,22 @@ def asset_event(url: str, entry: AssetEntry) -> dict[str, Any]:
     return {"asset": url, "entry": asset_to_dict(entry)}
 
 
+def event_problem(event: Any) -> str | None:
+    """Why a journal event is not one seedrun writes; None when it is."""
+    if type(event) is not dict or len(event) != 2 or "entry" not in event:
+        return "not a journal event"
+    if type(event.get("job")) is str:
+        doc: dict[str, Any] = {"version": LOCK_VERSION, "jobs": {event["job"]: event["entry"]}}
+    elif type(event.get("asset")) is str:
+        doc = {"version": LOCK_VERSION, "assets": {event["asset"]: event["entry"]}}
+    else:
+        return "not a journal event"
+    if _plainly_valid(doc):
+        return None
+    err = jsonschema.exceptions.best_match(_lock_validator().iter_errors(doc))
+    return None if err is None else f"{'.'.join(map(str, err.absolute_path))}: {err.message}"
+
+
 def fold(lock: Lock, events: Iterable[Mapping[str, Any]]) -> Lock:
     """Apply journal events in order; the last event for an id wins."""
     assets = dict(lock.assets)

@@ -87,6 +87,18 @@ def _plan(jobs: Iterable[Job], lock: Lock, options: Options) -> list[PlanItem]:
 
 
 def _action(job: Job, entry: LockEntry, lock: Lock, options: Options, force: bool) -> PlanItem:
+    if entry.status == "unknown" and not options.resubmit_unknown:
+        # A task may exist and be paid for: never replaced without being told to,
+        # not even when the request changed or --replace names it.
+        if entry.task_id and (entry.error or {}).get("code") == "timeout":
+            return PlanItem(
+                job.id,
+                "resume",
+                job.key,
+                f"task {entry.task_id} outlived its deadline; it may still finish",
+            )
+        why = _error_text(entry.error) or "a create request was in flight when the run stopped"
+        return PlanItem(job.id, "unknown", job.key, why)
     if entry.key != job.key:
         return PlanItem(job.id, "replace", job.key, "request changed", entry.key)
     status = entry.status
@@ -103,11 +115,9 @@ def _action(job: Job, entry: LockEntry, lock: Lock, options: Options, force: boo
         if options.retry_failed:
             return PlanItem(job.id, "retry", job.key, why)
         return PlanItem(job.id, "skip", job.key, f"{why} (--no-retry-failed)")
-    if status == "unknown":
+    if status == "unknown":  # only reached with --resubmit-unknown
         why = _error_text(entry.error) or "a create request was in flight when the run stopped"
-        if options.resubmit_unknown:
-            return PlanItem(job.id, "create", job.key, f"--resubmit-unknown: {why}")
-        return PlanItem(job.id, "unknown", job.key, why)
+        return PlanItem(job.id, "create", job.key, f"--resubmit-unknown: {why}")
     # blocked: still blocked while a moderated source it uses stays rejected in the lock
     for url in job.moderated_urls:
         asset = lock.assets.get(url)

@@ -31,7 +31,7 @@ import trio
 from seedrun import plan as planner
 from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS, TERMINAL_STATES
 from seedrun.client import SeedanceClient
-from seedrun.cost import estimate_tokens, spent_tokens, usage_table
+from seedrun.cost import estimate_tokens, shape_of_job, spent_tokens, usage_table
 from seedrun.errors import (
     ApiError,
     AuthError,
@@ -172,6 +172,7 @@ class Runner:
         self._estimates: dict[str, int] = {}
         self._pending_estimate = 0
         self._usage: dict[tuple[Any, ...], list[int]] | None = None
+        self._probes: dict[tuple[Any, ...], tuple[str, trio.Event]] = {}
         self.usage_from: list[Lock] = []
         self.items = planner.plan(
             jobs,
@@ -226,6 +227,11 @@ class Runner:
         old = self._jobs.get(job.id)
         self._spent += _total_tokens(entry) - (_total_tokens(old) if old else 0)
         self._jobs[job.id] = entry
+        if self._usage is not None and entry.usage and not (old and old.usage):
+            total = _total_tokens(entry)
+            if total and entry.status == "succeeded":
+                # Keyed like the estimates ask (a final's body lacks ratio and duration).
+                self._usage.setdefault(shape_of_job(job), []).append(total)
         if job.id in self._estimates and (entry.usage or entry.status in TERMINAL_STATES):
             # Its real usage (or none, for a refunded failure) now replaces the estimate.
             self._pending_estimate -= self._estimates.pop(job.id)
@@ -293,6 +299,7 @@ class Runner:
         try:
             await self._job(job, item)
         finally:
+            self._end_probe(job)
             if not self._done[job.id].is_set():
                 status = self.lock.jobs[job.id].status if job.id in self.lock.jobs else "pending"
                 self.outcome.status[job.id] = status
@@ -332,14 +339,15 @@ class Runner:
         for dep in job.deps:
             await self._done[dep].wait()
             src = self.lock.jobs.get(dep)
+            if src is not None and src.status in ("failed", "cancelled", "blocked"):
+                await self._block(job, f"source {dep} is {src.status}")
+                return None
             if src is None or src.status != "succeeded":
-                if self.options.detach and src is not None and src.status in IN_FLIGHT:
-                    # Detached: the source runs on; not blocked, a later apply creates it.
-                    self.outcome.undone.append(job.id)
-                    self._finish(job, "pending", f"waits for source {dep} ({src.status})")
-                    return None
-                why = f"source {dep} is {src.status if src else 'not done'}"
-                await self._block(job, why)
+                # In flight (detached), unknown, or never created (budget, Ctrl-C):
+                # nothing is decided yet, so nothing is recorded; a later apply goes on.
+                state = src.status if src else "not created"
+                self.outcome.undone.append(job.id)
+                self._finish(job, "pending", f"waits for source {dep} ({state})")
                 return None
         for slot in job.slots:
             if slot.kind == "asset":
@@ -406,7 +414,7 @@ class Runner:
         if values is None:
             return
         body = self._fill(job, values)
-        if self._stop_creating or not self._within_budget(job):
+        if self._stop_creating or not await self._budget_allows(job):
             self._stop_creating = True
             self.outcome.undone.append(job.id)
             self._finish(job, "pending", "budget reached; not created")
@@ -491,19 +499,43 @@ class Runner:
         except ApiError as exc:
             log.debug("cancel of replaced task %s: %s", old.task_id, exc)
 
-    def _within_budget(self, job: Job) -> bool:
+    async def _budget_allows(self, job: Job) -> bool:
+        """Whether creating ``job`` keeps finished usage + estimates within the budget.
+
+        A job whose shape has no recorded usage cannot be estimated. Rather than
+        count it as free, one such job per shape goes first (the probe); the others
+        of that shape wait for its real usage and are then estimated from it.
+        """
         budget = self.options.budget_tokens
         if budget is None:
             return True
         if self._usage is None:
             self._usage = usage_table([self.lock, *self.usage_from])
             self._reserve_resumed()
-        estimate = estimate_tokens(job, table=self._usage) or 0
+        while True:
+            estimate = estimate_tokens(job, table=self._usage)
+            if estimate is not None:
+                break
+            shape = shape_of_job(job)
+            probe = self._probes.get(shape)
+            if probe is None:
+                self._probes[shape] = (job.id, trio.Event())
+                estimate = 0
+                break
+            await probe[1].wait()
         if self._spent + self._pending_estimate + estimate > budget:
             return False
         self._estimates[job.id] = estimate
         self._pending_estimate += estimate
         return True
+
+    def _end_probe(self, job: Job) -> None:
+        """A probe job is done: let the jobs of its shape estimate from what it used."""
+        shape = shape_of_job(job)
+        probe = self._probes.get(shape)
+        if probe is not None and probe[0] == job.id:
+            del self._probes[shape]
+            probe[1].set()
 
     def _reserve_resumed(self) -> None:
         """Tasks resumed from an earlier run are in flight too: count their estimates."""
@@ -596,15 +628,15 @@ class Runner:
             state = w.state
             entry = self._merge(entry, state)
             if not state.terminal and self.clock() >= deadline:
-                entry = entry.with_(
-                    status="failed",
-                    error={
-                        "code": "timeout",
-                        "message": f"task {entry.task_id} did not end within {expires:.0f} s",
-                    },
+                # Not `failed`: the task may still finish, and a retry would pay twice.
+                # `unknown` with its task id keeps it; the next apply looks at it again.
+                message = (
+                    f"task {entry.task_id} did not end within {expires:.0f} s; "
+                    "it may still finish (the next apply checks it again)"
                 )
+                entry = entry.with_(status="unknown", error={"code": "timeout", "message": message})
                 await self._record(job, entry)
-                self._finish(job, "failed", f"task did not end within {expires:.0f} s")
+                self._finish(job, "unknown", message)
                 return
             await self._record(job, entry)
             if state.terminal:

@@ -21,7 +21,7 @@ import trio
 
 from seedrun.errors import LockError
 from seedrun.files import read_lock
-from seedrun.lockfile import Lock, dumps, fold
+from seedrun.lockfile import Lock, dumps, event_problem, fold
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -72,8 +72,10 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
                 f"{path}:{n}: journal line is not JSON; move the file away to "
                 "discard it, or restore it"
             ) from None
-        if not isinstance(event, dict):
-            raise LockError(f"{path}:{n}: journal line is not an object")
+        problem = event_problem(event)
+        if problem is not None:
+            raise LockError(f"{path}:{n}: not a valid journal line: {problem}; move the file "
+                            "away to discard it, or restore it")
         events.append(event)
     return events
 

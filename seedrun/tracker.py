@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import trio
 
 from seedrun.client import SeedanceClient
-from seedrun.errors import ApiError, AuthError, TaskNotFound, Unsupported
+from seedrun.errors import ApiError, AuthError, BadResponse, TaskNotFound, Unsupported
 from seedrun.models import TaskState
 from seedrun.polling import DurationModel, Observation, next_delay
 
@@ -155,20 +155,16 @@ class Tracker:
         pending.update({w.task_id: w for w in due})
         try:
             states = await self.client.list_tasks(list(pending))
-        except Unsupported:
-            log.debug("list endpoint unavailable; polling each task with GET")
+        except (Unsupported, AuthError, BadResponse) as exc:
+            # The list endpoint is not in the documented API: a gateway may lack it,
+            # refuse it, or answer it in another shape. Any of those: GET each task.
+            log.debug("list endpoint unusable (%s); polling each task with GET", exc)
             self.use_list = False
-            async with trio.open_nursery() as nursery:
-                for w in due:
-                    nursery.start_soon(self._poll_one, w)
-            return
-        except AuthError as exc:
-            self._fail_all(exc)
+            await self._poll_each(due)
             return
         except ApiError as exc:
-            log.debug("list request failed: %s", exc)
-            for w in due:
-                self._schedule(w)
+            log.debug("list request failed (%s); GET for the due tasks this time", exc)
+            await self._poll_each(due)
             return
         self.sweeps += 1
         missing = [w for tid, w in pending.items() if tid not in states]
@@ -181,6 +177,11 @@ class Tracker:
             for w in missing:
                 if w.task_id in due_ids:
                     nursery.start_soon(self._poll_one, w)
+
+    async def _poll_each(self, due: list[Watch]) -> None:
+        async with trio.open_nursery() as nursery:
+            for w in due:
+                nursery.start_soon(self._poll_one, w)
 
     async def _poll_one(self, w: Watch) -> None:
         async with self._gets:

@@ -659,3 +659,43 @@ async def test_a_second_detach_does_not_wait_for_tasks_still_in_flight(
     assert took < 2.0, f"the second --detach waited {took:.1f} s for a task in flight"
     assert again.stats.creates == 1 and len(sim.state.tasks) == 2
     assert {e.status for e in lock.jobs.values()} <= {"queued", "running"}
+
+
+async def test_budget_on_a_fresh_campaign_sends_one_probe_per_shape_first(
+    tmp_path: Path, start_sim: SimStarter
+) -> None:
+    # No usage recorded anywhere: an unknown estimate must not count as free.
+    spec_path = write_spec(tmp_path, _same_shape(["a", "b", "c", "d"]))
+    with trio.fail_after(30):
+        async with start_sim() as sim:
+            run = await apply_in_process(sim, spec_path, budget_tokens=1)
+    # The probe goes out and teaches the estimate; nothing else fits in 1 token.
+    assert run.stats.creates == 1
+    assert sorted(run.outcome.undone) == sorted(
+        set("abcd") - {j for j, s in run.outcome.status.items() if s == "succeeded"}
+    )
+    assert len(run.outcome.undone) == 3
+
+
+async def test_detach_exit_code_counts_blocked_jobs(tmp_path: Path, start_sim: SimStarter) -> None:
+    spec_path = write_spec(
+        tmp_path,
+        """
+version: 1
+assets:
+  face: {url: "https://cdn.example.com/reject-face.png", moderate: true}
+jobs:
+  - name: hero
+    prompt: Use image 1.
+    media: [{asset: face, role: reference_image}]
+  - name: plain
+    prompt: A quiet lake.
+""",
+    )
+    with trio.fail_after(30):
+        async with start_sim() as sim:
+            ran = await run_cli(
+                "apply", str(spec_path), "--detach", *CLI_OPTIONS, env=cli_env(sim), cwd=tmp_path
+            )
+    assert ran.code == 1, ran.output
+    assert lock_on_disk(spec_path).jobs["hero"].status == "blocked"

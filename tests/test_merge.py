@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,30 @@ async def test_sharded_runs_merge_into_one_lock(tmp_path: Path, start_sim: SimSt
             assert {e.status for e in final.jobs.values()} == {"succeeded"}
             assert final.jobs["walk"].task_id != merged.jobs["walk"].task_id
             assert final.jobs["spin[backdrop=snow]"] == merged.jobs["spin[backdrop=snow]"]
+
+
+def test_cli_merge_waits_for_no_one_while_apply_holds_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seedrun.store import RunLock
+
+    a = write(tmp_path / "shard-1.lock", one("a"))
+    out = write(tmp_path / "jobs.lock", one("b"))
+    with RunLock(out).held():
+        assert seedrun("lock", "merge", a, "-o", out) == 2
+    assert "jobs.lock is in use by another seedrun run" in capsys.readouterr().err
+    assert out.read_text() == dumps(one("b"))
+
+
+def test_cli_merge_folds_an_input_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seedrun.lockfile import job_event
+
+    a = write(tmp_path / "shard-1.lock", one("a", status="queued"))
+    later = entry("a", "succeeded")
+    assert loads(a.read_text(), "x").jobs["a"] != later
+    (tmp_path / "shard-1.lock.journal").write_text(json.dumps(job_event("a", later)) + "\n")
+    out = tmp_path / "jobs.lock"
+    assert seedrun("lock", "merge", a, "-o", out) == 0
+    assert loads(out.read_text(), "jobs.lock").jobs["a"] == later

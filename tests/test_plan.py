@@ -197,3 +197,31 @@ def test_counts_follow_the_action_order() -> None:
     assert list(counts(items)) == [a for a in ACTIONS if a in ("create", "unchanged", "orphan")]
     assert CREATES == ("create", "replace", "retry")
     assert counts([]) == {}
+
+
+def test_an_unknown_job_is_never_replaced_without_resubmit_unknown() -> None:
+    spec = load()
+    j = spec.by_id()
+    unknown = LockEntry("f" * 64, "unknown", error={"code": "create_unknown", "message": "m"})
+    lock = Lock({}, {"shot[look=dark]": unknown})
+    items = {i.id: i for i in plan(spec.jobs, lock, Options(replace=("shot*",)))}
+    assert items["shot[look=dark]"] == PlanItem(
+        "shot[look=dark]", "unknown", j["shot[look=dark]"].key, "create_unknown: m"
+    )
+    items = {i.id: i for i in plan(spec.jobs, lock, Options(resubmit_unknown=True))}
+    assert items["shot[look=dark]"].action == "replace"
+
+
+def test_a_task_that_outlived_its_deadline_is_resumed_not_retried() -> None:
+    spec = load()
+    key = spec.by_id()["hero"].key
+    timed_out = LockEntry(key, "unknown", task_id="t-9", error={"code": "timeout", "message": "m"})
+    items = {i.id: i for i in plan(spec.jobs, Lock({}, {"hero": timed_out}))}
+    assert items["hero"] == PlanItem(
+        "hero", "resume", key, "task t-9 outlived its deadline; it may still finish"
+    )
+    items = {
+        i.id: i
+        for i in plan(spec.jobs, Lock({}, {"hero": timed_out}), Options(resubmit_unknown=True))
+    }
+    assert items["hero"].action == "create"

@@ -168,3 +168,29 @@ def test_run_lock_is_exclusive_and_released(tmp_path: Path) -> None:
     third = RunLock(lock_path)
     third.acquire()
     third.release()
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ('{"job": "a"}', "not a journal event"),
+        ('{"job": "a", "entry": "x"}', "jobs.a: 'x' is not of type 'object'"),
+        ("[1, 2]", "not a journal event"),
+        (
+            '{"job": "a", "entry": {"key": "' + "a" * 64 + '", "status": "weird"}}',
+            "jobs.a.status: 'weird' is not one of ['queued', 'running', 'succeeded', "
+            "'failed', 'blocked', 'unknown', 'cancelled']",
+        ),
+    ],
+)
+def test_read_journal_refuses_events_seedrun_never_writes(
+    tmp_path: Path, line: str, why: str
+) -> None:
+    path = tmp_path / "spec.lock.journal"
+    path.write_text(json.dumps(_event(0)) + "\n" + line + "\n")
+    with pytest.raises(LockError) as exc:
+        read_journal(path)
+    assert str(exc.value) == (
+        f"{path}:2: not a valid journal line: {why}; move the file away to discard it, "
+        "or restore it"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import sys
 from collections import Counter
@@ -112,8 +113,11 @@ def run(args: argparse.Namespace) -> int:
         jobs = in_shard(spec.jobs, jobs, index, count)
     if args.max_in_flight is not None and args.max_in_flight < 1:
         raise ConfigError("--max-in-flight must be at least 1")
-    if args.rps is not None and args.rps <= 0:
-        raise ConfigError("--rps must be positive")
+    for flag, value in (("--rps", args.rps), ("--poll-floor", args.poll_floor)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{flag} must be a positive number, got {value}")
+    if args.budget is not None and args.budget < 1:
+        raise ConfigError(f"--budget must be at least 1 token, got {args.budget}")
     api = (
         None
         if args.sim
@@ -130,7 +134,7 @@ def _seconds_pair(text: str) -> tuple[float, float]:
         pair = (float(low), float(high or low))
     except ValueError:
         raise ConfigError(f"--sim-task-seconds wants MIN,MAX, got {text!r}") from None
-    if pair[0] <= 0 or pair[1] < pair[0]:
+    if not all(math.isfinite(x) for x in pair) or pair[0] <= 0 or pair[1] < pair[0]:
         raise ConfigError(f"--sim-task-seconds wants 0 < MIN <= MAX, got {text!r}")
     return pair
 
@@ -170,7 +174,7 @@ async def _apply(
         detach=args.detach,
         keep_seed=args.keep_seed,
         replace=tuple(args.replace or ()),
-        budget_tokens=args.budget or settings.budget_tokens,
+        budget_tokens=args.budget if args.budget is not None else settings.budget_tokens,
     )
     outputs = spec_path.parent / spec.outputs_dir
     interrupted = False
@@ -243,7 +247,7 @@ def _summary(
     problems = {
         j: r
         for j, r in outcome.reasons.items()
-        if outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled")
+        if outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled", "pending")
     }
     for job_id, reason in sorted(problems.items()):
         print(f"  {outcome.status[job_id]:<8} {job_id}: {reason}")
@@ -263,10 +267,10 @@ def _summary(
     if outcome.fatal:
         print(f"stopped: {outcome.fatal}", file=sys.stderr)
         return 2
+    bad = any(s in ("failed", "blocked", "unknown", "cancelled") for s in outcome.status.values())
     if args.detach:
         print(f"submitted; collect the videos later with: {again}")
-        return EXIT_OK
-    if outcome.undone and outcome.undone != []:
+        return EXIT_JOBS_FAILED if bad else EXIT_OK
+    if outcome.undone:
         print(f"{len(outcome.undone)} job(s) not finished; run again: {again}")
-    bad = any(s in ("failed", "blocked", "unknown", "cancelled") for s in outcome.status.values())
     return EXIT_JOBS_FAILED if bad or outcome.undone else EXIT_OK

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedrun.errors import EXIT_OK
+from seedrun.errors import EXIT_OK, LockError
 from seedrun.gitfiles import read_lock_arg
 from seedrun.lockfile import dumps
 from seedrun.merge import Source, merge_locks
-from seedrun.store import atomic_write_text
+from seedrun.store import RunLock, atomic_write_text, journal_path
 
 HELP = "work on lockfiles: `seedrun lock merge A.lock B.lock ... -o jobs.lock`"
 
@@ -44,9 +44,15 @@ def run(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     sources = [Source(name, read_lock_arg(name)) for name in args.inputs]
     base = read_lock_arg(args.base) if args.base else None
-    merged = merge_locks(sources, base)
     out = Path(args.output)
-    atomic_write_text(out, dumps(merged))
+    # Hold the output's run lock: an apply running on it would overwrite the merge.
+    with RunLock(out).held():
+        if out.exists() and str(out) not in args.inputs and journal_path(out).exists():
+            raise LockError(f"{journal_path(out)}: a stopped apply left a journal beside the "
+                            "output; run apply (or plan) on it first, or merge it as an input")
+        merged = merge_locks(sources, base)
+        atomic_write_text(out, dumps(merged))
+        journal_path(out).unlink(missing_ok=True)  # folded: it was one of the inputs
     n, a = len(merged.jobs), len(merged.assets)
     print(
         f"merged {len(sources)} lockfile{'s' if len(sources) != 1 else ''} into {out}: "

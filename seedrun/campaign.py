@@ -1,0 +1,83 @@
+"""The campaign a spec describes, as frozen records: assets, settings, jobs. Pure.
+
+``seedrun.spec.load_spec`` makes these records from YAML; everything after it
+reads only them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from seedrun.requests import Slot
+
+FINAL_SUFFIX = "#final"
+DEFAULT_MAX_IN_FLIGHT = 10
+DEFAULT_RPS = 5.0
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str
+    url: str
+    type: str
+    moderate: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    requests_per_second: float = DEFAULT_RPS
+    base_url: str | None = None
+    task_timeout: float | None = None
+    poll_min_interval: float = 1.0
+    price_per_million_tokens: float | None = None
+    budget_tokens: int | None = None
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Job:
+    """One expanded task. ``body`` holds slot stand-ins; ``key`` hashes it.
+
+    Treat ``body`` and ``params`` as read-only: jobs of one matrix share parts.
+    """
+
+    id: str
+    name: str
+    index: int
+    kind: str  # video | draft | final
+    api: str
+    body: dict[str, Any]
+    key: str
+    prompt: str
+    params: dict[str, Any]
+    matrix: tuple[tuple[str, Any], ...] = ()
+    slots: tuple[Slot, ...] = ()
+    deps: tuple[str, ...] = ()
+    line: int = 0
+
+    @property
+    def moderated_urls(self) -> tuple[str, ...]:
+        return tuple(s.ref for s in self.slots if s.kind == "asset")
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str
+    jobs: tuple[Job, ...]  # dependencies before dependents
+    assets: dict[str, Asset] = field(default_factory=dict)
+    settings: Settings = Settings()
+    outputs_dir: str = "outputs"
+    promote: tuple[str, ...] = ()
+
+    def job(self, job_id: str) -> Job:
+        return self._index[job_id]
+
+    def by_id(self) -> dict[str, Job]:
+        """Jobs by id (one shared dict: do not modify it)."""
+        return self._index
+
+    @cached_property
+    def _index(self) -> dict[str, Job]:
+        return {j.id: j for j in self.jobs}

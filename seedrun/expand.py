@@ -1,0 +1,271 @@
+"""Validated spec data -> jobs: each job's matrix rendered into records. Pure.
+
+The expander renders every matrix combination of every job into a ``Proto``,
+asks ``Lints``, ``MediaChecker`` and ``Chains`` to check and link them, and only
+when no problem was found builds each job's body and content key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from seedrun.campaign import Job, Settings, Spec
+from seedrun.chains import Chains, finals
+from seedrun.errors import Diagnostic, SpecError
+from seedrun.lints import PARAM_SET, RESERVED_VAR, Lints
+from seedrun.matrix import axes_of, expand, job_id
+from seedrun.media import MediaChecker, Recipe, UrlRecipe
+from seedrun.problems import Problems
+from seedrun.protos import Chain, Media, Proto
+from seedrun.render import RenderError, is_template, render
+from seedrun.requests import (
+    PARAMS,
+    MediaItem,
+    build_body,
+    content_key,
+    last_frame_placeholder,
+)
+from seedrun.yamlload import Marks, Path
+
+
+@dataclass(slots=True)
+class Template:
+    """What every combination of one job shares."""
+
+    name: str
+    path: Path
+    line: int
+    params: dict[str, Any]  # defaults < job fields, with `extra` merged
+    prompt: str
+    media: list[Recipe]
+    templated: bool  # whether any string of the job needs rendering
+    broken: bool  # a problem was found that every combination shares
+    prompt_templated: bool = False
+    fixed_media: list[Media] | None = None  # set when no item needs rendering
+    fixed_counts: dict[str, int] | None = None  # media counts and asset ids of fixed_media
+    fixed_ids: frozenset[str] = frozenset()
+
+
+class Expander:
+    """Expands one spec's validated data: call ``run`` once."""
+
+    def __init__(
+        self, data: dict[str, Any], marks: Marks, problems: list[Diagnostic], skip: set[int]
+    ) -> None:
+        self.data = data
+        self.marks = marks
+        self.problems = Problems(marks, problems)
+        self.skip = skip
+        self.lints = Lints(self.problems)
+        self._memo: dict[Any, Any] = {}  # parts shared between bodies
+        self.failed_names: set[str] = set()  # jobs not expanded at all
+        self.failed_ids: set[str] = set()  # combinations that failed to render
+        self.matrices: dict[str, Mapping[str, Any]] = {}
+        self.vars: dict[str, Any] = dict(data.get("vars") or {})
+        self.defaults: dict[str, Any] = dict(data.get("defaults") or {})
+        if RESERVED_VAR in self.vars:
+            self.lints.reserved(("vars", RESERVED_VAR))
+        self.lints.extra(self.defaults.get("extra"), ("defaults", "extra"))
+        self.media = MediaChecker(self.problems, data.get("assets") or {})
+
+    def run(self) -> Spec:
+        protos: list[Proto] = []
+        for j, raw in enumerate(self.data["jobs"]):
+            if j in self.skip:
+                if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+                    self.failed_names.add(raw["name"])
+                continue
+            protos.extend(self._expand_job(j, raw))
+        by_id: dict[str, Proto] = {}
+        for p in protos:
+            first = by_id.setdefault(p.id, p)
+            if first is not p:
+                self.problems.add(
+                    p.path,
+                    f"duplicate job id {p.id!r} (also made by the job at line {first.line}); "
+                    "give the jobs different names or matrix values",
+                    once=f"dup{first.line}",
+                )
+        chains = Chains(
+            self.problems,
+            failed_names=self.failed_names,
+            failed_ids=self.failed_ids,
+            matrices=self.matrices,
+        )
+        order = chains.link(by_id)
+        promoted = chains.promote_targets(self.data.get("promote") or [], by_id)
+        if self.problems.found:
+            raise SpecError(self.problems.found)
+        jobs = self._build(order, by_id)
+        jobs.extend(finals(jobs, promoted))
+        return Spec(
+            path=self.marks.file,
+            jobs=tuple(jobs),
+            assets=self.media.assets,
+            settings=Settings(**(self.data.get("settings") or {})),
+            outputs_dir=(self.data.get("outputs") or {}).get("dir", "outputs"),
+            promote=tuple(self.data.get("promote") or ()),
+        )
+
+    def _expand_job(self, j: int, raw: dict[str, Any]) -> list[Proto]:
+        base: Path = ("jobs", j)
+        name: str = raw["name"]
+        self.lints.extra(raw.get("extra"), (*base, "extra"))
+        matrix = raw.get("matrix")
+        combos: list[dict[str, Any]] = [{}]
+        if matrix is not None:
+            self.matrices[name] = matrix
+            self.lints.matrix(matrix, (*base, "matrix"), raw)
+            combos = expand(matrix)
+            if not combos:
+                self.problems.add(
+                    (*base, "matrix"),
+                    "the matrix leaves no combination after exclude"
+                    if axes_of(matrix)
+                    else "the matrix has no combination; give it an axis or an include entry",
+                    key=True,
+                )
+                self.failed_names.add(name)
+                return []
+        params = {**self.defaults, **{k: raw[k] for k in PARAMS if k in raw}}
+        params["extra"] = {**(self.defaults.get("extra") or {}), **(raw.get("extra") or {})}
+        recipes, broken = self.media.recipes(name, raw, base)
+        templated = is_template(raw["prompt"]) or any(
+            not isinstance(r, MediaItem) and is_template(r.source) for r in recipes
+        )
+        fixed = [r for r in recipes if isinstance(r, MediaItem)]
+        t = Template(
+            name,
+            base,
+            self.marks.at(base)[0],
+            params,
+            raw["prompt"],
+            recipes,
+            templated,
+            broken,
+            prompt_templated=is_template(raw["prompt"]),
+            fixed_media=list(fixed) if len(fixed) == len(recipes) else None,
+        )
+        out: list[Proto] = []
+        for index, combo in enumerate(combos):
+            proto = self._combo(t, index, combo)
+            if proto is not None:
+                out.append(proto)
+        return out
+
+    def _combo(self, t: Template, index: int, combo: dict[str, Any]) -> Proto | None:
+        jid = job_id(t.name, combo)
+        params = t.params
+        for k in combo:
+            if k in PARAM_SET:
+                if params is t.params:
+                    params = dict(params)
+                params[k] = {**params["extra"], **combo[k]} if k == "extra" else combo[k]
+        ok = not t.broken
+        context: dict[str, Any] = {}
+        if t.templated:
+            context = {**self.vars, **combo, "job": {"name": t.name, "index": index, "id": jid}}
+        prompt: str | None = t.prompt
+        if t.prompt_templated:
+            prompt = self._render(jid, t.prompt, context, (*t.path, "prompt"))
+        media: list[Media]
+        if t.fixed_media is not None:
+            media = t.fixed_media  # shared: no `from:` items, so never rewritten
+        else:
+            media = []
+            for r in t.media:
+                if isinstance(r, MediaItem):
+                    media.append(r)
+                elif isinstance(r, UrlRecipe):
+                    url = self._render(jid, r.source, context, (*r.path, "url"))
+                    item, good = self.media.rendered_item(jid, url, r)
+                    ok = ok and good
+                    media.append(item)
+                else:
+                    source = self._render(jid, r.source, context, (*r.path, "from"))
+                    ok = ok and source is not None
+                    media.append(Chain(source or "", r.role, r.path))
+        if t.fixed_media is None:
+            counts = self.lints.media_counts(jid, media, t.path)
+            ids = self.media.ids_in(media)
+        else:  # the same for every combination: work it out once
+            if t.fixed_counts is None:
+                t.fixed_counts = self.lints.media_counts(jid, media, t.path)
+                t.fixed_ids = self.media.ids_in(media)
+            counts, ids = t.fixed_counts, t.fixed_ids
+        if prompt is not None:
+            self.lints.prompt(jid, prompt, counts, ids, (*t.path, "prompt"))
+        if not ok or prompt is None:
+            self.failed_ids.add(jid)
+            return None
+        api = params.get("api", "official")
+        return Proto(
+            jid,
+            t.name,
+            index,
+            api,
+            params,
+            prompt,
+            media,
+            tuple(combo.items()),
+            t.path,
+            t.line,
+            fixed=t.fixed_media is not None,
+        )
+
+    def _render(self, jid: str, source: str, context: dict[str, Any], path: Path) -> str | None:
+        try:
+            return render(source, context)
+        except RenderError as exc:
+            self.problems.add(path, f"job {jid}: {exc}", once=f"render:{exc}")
+            return None
+
+    def _build(self, order: list[str], by_id: dict[str, Proto]) -> list[Job]:
+        """Records in ``order``; a chained frame becomes a stand-in holding its source's key."""
+        sources = {d for p in by_id.values() for d in p.deps}
+        keys: dict[str, str] = {}
+        out: list[Job] = []
+        for jid in order:
+            p = by_id[jid]
+            params = p.params
+            if jid in sources:
+                params = {**params, "return_last_frame": True}
+            media: list[Any] = p.media
+            if p.deps:
+                media = [
+                    MediaItem(
+                        "image",
+                        last_frame_placeholder(m.source, keys[m.source]),
+                        m.role,
+                        "last_frame",
+                        m.source,
+                    )
+                    if isinstance(m, Chain)
+                    else m
+                    for m in p.media
+                ]
+            body, slots = build_body(p.api, params, p.prompt, media, memo=self._memo)
+            key = content_key(body)
+            if jid in sources:
+                keys[jid] = key
+            kind = "draft" if params.get("draft") else "video"
+            out.append(
+                Job(
+                    jid,
+                    p.name,
+                    p.index,
+                    kind,
+                    p.api,
+                    body,
+                    key,
+                    p.prompt,
+                    params,
+                    p.matrix,
+                    slots,
+                    p.deps,
+                    p.line,
+                )
+            )
+        return out

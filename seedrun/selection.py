@@ -1,0 +1,31 @@
+"""Choosing jobs by id glob, with the jobs they depend on. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from seedrun.campaign import Job
+
+
+@lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Glob over job ids: only ``*`` and ``?`` are special, so ``[`` in ids stays literal."""
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def select(jobs: Iterable[Job], patterns: Iterable[str]) -> list[Job]:
+    """Jobs whose id matches any pattern, plus every job they depend on."""
+    all_jobs = list(jobs)
+    rxs = [glob_regex(p) for p in patterns]
+    by_id = {j.id: j for j in all_jobs}
+    wanted = {j.id for j in all_jobs if any(rx.fullmatch(j.id) for rx in rxs)}
+    todo = list(wanted)
+    while todo:
+        for dep in by_id[todo.pop()].deps:
+            if dep not in wanted and dep in by_id:
+                wanted.add(dep)
+                todo.append(dep)
+    return [j for j in all_jobs if j.id in wanted]
