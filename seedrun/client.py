@@ -48,6 +48,7 @@ from seedrun.errors import (
 )
 from seedrun.models import Download, Moderation, TaskState
 from seedrun.pacer import Pacer
+from seedrun.store import fsync_dir
 
 __all__ = ["ClientStats", "SeedanceClient"]
 
@@ -378,7 +379,7 @@ class SeedanceClient:
             await out.flush()
             await trio.to_thread.run_sync(os.fsync, out.fileno())
         await trio.to_thread.run_sync(os.replace, tmp, dest)
-        await trio.to_thread.run_sync(_fsync_dir, dest.parent)
+        await trio.to_thread.run_sync(fsync_dir, dest.parent)
         return Download(path=str(dest), sha256=digest.hexdigest(), bytes=size)
 
     # -- the request loop ----------------------------------------------------
@@ -518,12 +519,3 @@ def _public_part(url: str) -> str:
 def _unlink_quietly(path: pathlib.Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-
-
-def _fsync_dir(path: pathlib.Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Protocol, TypeVar
 
 from seedrun.campaign import Job
 
@@ -20,8 +21,26 @@ def select(jobs: Iterable[Job], patterns: Iterable[str]) -> list[Job]:
     """Jobs whose id matches any pattern, plus every job they depend on."""
     all_jobs = list(jobs)
     rxs = [glob_regex(p) for p in patterns]
+    return with_deps(all_jobs, {j.id for j in all_jobs if any(rx.fullmatch(j.id) for rx in rxs)})
+
+
+class HasDeps(Protocol):
+    """What following dependencies needs of a job (``Job`` has both)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def deps(self) -> tuple[str, ...]: ...
+
+
+J = TypeVar("J", bound=HasDeps)
+
+
+def with_deps(all_jobs: list[J], wanted: set[str]) -> list[J]:
+    """The ``wanted`` jobs and everything they depend on, in the order of ``all_jobs``."""
     by_id = {j.id: j for j in all_jobs}
-    wanted = {j.id for j in all_jobs if any(rx.fullmatch(j.id) for rx in rxs)}
+    wanted = set(wanted)
     todo = list(wanted)
     while todo:
         for dep in by_id[todo.pop()].deps:

@@ -11,24 +11,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from typing import Protocol, TypeVar
 
 from seedrun.errors import ConfigError
+from seedrun.selection import HasDeps, J, with_deps
 
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
-
-
-class HasDeps(Protocol):
-    """What sharding needs of a job (``seedrun.spec.Job`` has both)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def deps(self) -> tuple[str, ...]: ...
-
-
-J = TypeVar("J", bound=HasDeps)
 
 
 def shard_index(job_id: str, n: int) -> int:
@@ -99,12 +86,4 @@ def in_shard(jobs: Iterable[J], selected: Iterable[J], i: int, n: int) -> list[J
     """
     all_jobs = list(jobs)
     shards = shard_of(all_jobs, n)
-    by_id = {j.id: j for j in all_jobs}
-    wanted = {j.id for j in selected if shards.get(j.id) == i - 1}
-    todo = list(wanted)
-    while todo:
-        for dep in by_id[todo.pop()].deps:
-            if dep in by_id and dep not in wanted:
-                wanted.add(dep)
-                todo.append(dep)
-    return [j for j in all_jobs if j.id in wanted]
+    return with_deps(all_jobs, {j.id for j in selected if shards.get(j.id) == i - 1})

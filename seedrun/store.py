@@ -37,15 +37,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; a filesystem that cannot is left as it is."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def journal_path(lock_path: Path) -> Path:
@@ -74,8 +76,10 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
             ) from None
         problem = event_problem(event)
         if problem is not None:
-            raise LockError(f"{path}:{n}: not a valid journal line: {problem}; move the file "
-                            "away to discard it, or restore it")
+            raise LockError(
+                f"{path}:{n}: not a valid journal line: {problem}; move the file "
+                "away to discard it, or restore it"
+            )
         events.append(event)
     return events
 
