@@ -8,23 +8,22 @@ when no problem was found builds each job's body and content key.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from seedrun.campaign import Job, Settings, Spec
 from seedrun.chains import Chains, finals
 from seedrun.errors import Diagnostic, SpecError
 from seedrun.lints import PARAM_SET, RESERVED_VAR, Lints
-from seedrun.matrix import axes_of, expand, job_id
+from seedrun.matrix import axes_of, expand, format_value
 from seedrun.media import MediaChecker, Recipe, UrlRecipe
 from seedrun.problems import Problems
 from seedrun.protos import Chain, Media, Proto
-from seedrun.render import RenderError, is_template, render
+from seedrun.render import RenderError, _Simple, is_template, render, simple_names
 from seedrun.requests import (
     PARAMS,
     MediaItem,
-    build_body,
-    content_key,
+    build_body_keyed,
     last_frame_placeholder,
 )
 from seedrun.yamlload import Marks, Path
@@ -46,6 +45,12 @@ class Template:
     fixed_media: list[Media] | None = None  # set when no item needs rendering
     fixed_counts: dict[str, int] | None = None  # media counts and asset ids of fixed_media
     fixed_ids: frozenset[str] = frozenset()
+    prompt_path: Path = ()
+    prompt_parts: _Fill | None = None  # the prompt as text and plain name lookups
+    url_parts: dict[int, _Fill | None] | None = None  # the same for each UrlRecipe
+    media_memo: dict[tuple[Media, ...], tuple[dict[str, int], frozenset[str]]] = field(
+        default_factory=dict
+    )
 
 
 class Expander:
@@ -148,15 +153,21 @@ class Expander:
             prompt_templated=is_template(raw["prompt"]),
             fixed_media=list(fixed) if len(fixed) == len(recipes) else None,
         )
+        t.prompt_path = (*base, "prompt")
+        if t.prompt_templated:
+            t.prompt_parts = _fillable(simple_names(t.prompt))
+        t.url_parts = {
+            id(r): _fillable(simple_names(r.source)) for r in recipes if isinstance(r, UrlRecipe)
+        }
+        ids = _JobIds(name)
         out: list[Proto] = []
         for index, combo in enumerate(combos):
-            proto = self._combo(t, index, combo)
+            proto = self._combo(t, index, combo, ids(combo))
             if proto is not None:
                 out.append(proto)
         return out
 
-    def _combo(self, t: Template, index: int, combo: dict[str, Any]) -> Proto | None:
-        jid = job_id(t.name, combo)
+    def _combo(self, t: Template, index: int, combo: dict[str, Any], jid: str) -> Proto | None:
         params = t.params
         for k in combo:
             if k in PARAM_SET:
@@ -164,12 +175,15 @@ class Expander:
                     params = dict(params)
                 params[k] = {**params["extra"], **combo[k]} if k == "extra" else combo[k]
         ok = not t.broken
-        context: dict[str, Any] = {}
-        if t.templated:
-            context = {**self.vars, **combo, "job": {"name": t.name, "index": index, "id": jid}}
+        context: dict[str, Any] | None = None  # made only when `render` needs it
         prompt: str | None = t.prompt
         if t.prompt_templated:
-            prompt = self._render(jid, t.prompt, context, (*t.path, "prompt"))
+            prompt = None
+            if t.prompt_parts is not None:
+                prompt = _fill(t.prompt_parts, combo, self.vars)
+            if prompt is None:
+                context = self._context(t, index, combo, jid)
+                prompt = self._render(jid, t.prompt, context, t.prompt_path)
         media: list[Media]
         if t.fixed_media is not None:
             media = t.fixed_media  # shared: no `from:` items, so never rewritten
@@ -179,24 +193,38 @@ class Expander:
                 if isinstance(r, MediaItem):
                     media.append(r)
                 elif isinstance(r, UrlRecipe):
-                    url = self._render(jid, r.source, context, (*r.path, "url"))
+                    parts = t.url_parts.get(id(r)) if t.url_parts else None
+                    url = _fill(parts, combo, self.vars) if parts is not None else None
+                    if url is None:
+                        if context is None:
+                            context = self._context(t, index, combo, jid)
+                        url = self._render(jid, r.source, context, (*r.path, "url"))
                     item, good = self.media.rendered_item(jid, url, r)
                     ok = ok and good
                     media.append(item)
                 else:
+                    if context is None:
+                        context = self._context(t, index, combo, jid)
                     source = self._render(jid, r.source, context, (*r.path, "from"))
                     ok = ok and source is not None
                     media.append(Chain(source or "", r.role, r.path))
         if t.fixed_media is None:
-            counts = self.lints.media_counts(jid, media, t.path)
-            ids = self.media.ids_in(media)
+            # Equal media give equal counts and ids, and their roles were checked already.
+            shape = tuple(media)
+            known = t.media_memo.get(shape)
+            if known is None:
+                counts = self.lints.media_counts(jid, media, t.path)
+                ids = self.media.ids_in(media)
+                t.media_memo[shape] = (counts, ids)
+            else:
+                counts, ids = known
         else:  # the same for every combination: work it out once
             if t.fixed_counts is None:
                 t.fixed_counts = self.lints.media_counts(jid, media, t.path)
                 t.fixed_ids = self.media.ids_in(media)
             counts, ids = t.fixed_counts, t.fixed_ids
         if prompt is not None:
-            self.lints.prompt(jid, prompt, counts, ids, (*t.path, "prompt"))
+            self.lints.prompt(jid, prompt, counts, ids, t.prompt_path)
         if not ok or prompt is None:
             self.failed_ids.add(jid)
             return None
@@ -214,6 +242,11 @@ class Expander:
             t.line,
             fixed=t.fixed_media is not None,
         )
+
+    def _context(self, t: Template, index: int, combo: dict[str, Any], jid: str) -> dict[str, Any]:
+        if not t.templated:
+            return {}
+        return {**self.vars, **combo, "job": {"name": t.name, "index": index, "id": jid}}
 
     def _render(self, jid: str, source: str, context: dict[str, Any], path: Path) -> str | None:
         try:
@@ -246,8 +279,7 @@ class Expander:
                     else m
                     for m in p.media
                 ]
-            body, slots = build_body(p.api, params, p.prompt, media, memo=self._memo)
-            key = content_key(body)
+            body, slots, key = build_body_keyed(p.api, params, p.prompt, media, self._memo)
             if jid in sources:
                 keys[jid] = key
             kind = "draft" if params.get("draft") else "video"
@@ -269,3 +301,61 @@ class Expander:
                 )
             )
         return out
+
+
+_MISSING = object()
+_PLAIN = (str, int, float, bool)
+# A simple template as a str.format pattern and the names it looks up, in order.
+_Fill = tuple[str, tuple[str, ...]]
+
+
+def _fillable(parts: _Simple | None) -> _Fill | None:
+    if parts is None or any(is_name and text == RESERVED_VAR for is_name, text in parts):
+        return None
+    pattern = "".join(
+        "{}" if is_name else text.replace("{", "{{").replace("}", "}}") for is_name, text in parts
+    )
+    return pattern, tuple(text for is_name, text in parts if is_name)
+
+
+def _fill(fill: _Fill, combo: Mapping[str, Any], variables: Mapping[str, Any]) -> str | None:
+    """``render`` of a simple template whose names are all plain matrix values or vars.
+
+    None when a name is a global, undefined or not a plain scalar: ``render`` then
+    does it (and words any error) as before. Same lookup order as the context
+    ``{**vars, **combo, "job": ...}``; ``format`` with no spec is ``str``.
+    """
+    pattern, names = fill
+    values = []
+    for name in names:
+        value = combo.get(name, _MISSING)
+        if value is _MISSING:
+            value = variables.get(name, _MISSING)
+        if type(value) not in _PLAIN:
+            return None
+        values.append(value)
+    return pattern.format(*values)
+
+
+class _JobIds:
+    """``matrix.job_id`` for many combinations of one job: key order worked out once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._orders: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+
+    def __call__(self, combo: Mapping[str, Any]) -> str:
+        if not combo:
+            return self.name
+        keys = tuple(combo)
+        order = self._orders.get(keys)
+        if order is None:
+            order = self._orders[keys] = [(k, k + "=") for k in sorted(keys)]
+        inner = []
+        for k, head in order:
+            v = combo[k]
+            t = type(v)
+            inner.append(
+                head + (v if t is str else int.__repr__(v) if t is int else format_value(v))
+            )
+        return self.name + "[" + ",".join(inner) + "]"

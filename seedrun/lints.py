@@ -40,6 +40,7 @@ class Lints:
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
         self._shapes: dict[tuple[Path, tuple[tuple[str, str | None], ...]], dict[str, int]] = {}
+        self._checked: set[tuple[str, Path, frozenset[str], int, int, int]] = set()
 
     def reserved(self, path: Path) -> None:
         """The name at ``path`` is ``job``, which templates already use."""
@@ -98,6 +99,12 @@ class Lints:
         self, jid: str, prompt: str, counts: dict[str, int], ids: frozenset[str], path: Path
     ) -> None:
         """References to media the job lacks ("image 3" of two), and asset IDs in the text."""
+        # Every problem found here is reported once per path and mistake, so a prompt
+        # checked before with the same media needs no second look.
+        seen = (prompt, path, ids, counts["image"], counts["video"], counts["audio"])
+        if seen in self._checked:
+            return
+        self._checked.add(seen)
         for match in _PROMPT_SCAN.finditer(prompt.lower()):
             if match.group(1) is None:  # asset://
                 self._asset_id_in_prompt(jid, path)

@@ -27,7 +27,7 @@ ACTIONS = (
 CREATES = ("create", "replace", "retry")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanItem:
     id: str
     action: str

@@ -94,6 +94,20 @@ def _render_simple(parts: _Simple, context: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def simple_names(source: str) -> _Simple | None:
+    """The (is_name, text) parts of a template of text and plain ``{{ name }}`` lookups.
+
+    None for anything else, or a template that does not compile (``render`` reports it).
+    """
+    if not is_template(source):
+        return None
+    try:
+        compiled = _compile(source)
+    except Exception:
+        return None
+    return compiled if isinstance(compiled, tuple) else None
+
+
 def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 

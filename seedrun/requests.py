@@ -103,6 +103,69 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_encode_str = json.encoder.encode_basestring  # the ensure_ascii=False string encoder
+
+
+def build_body_keyed(
+    api: str,
+    params: Mapping[str, Any],
+    prompt: str,
+    media: Sequence[MediaItem],
+    memo: dict[Any, Any],
+) -> tuple[dict[str, Any], tuple[Slot, ...], str]:
+    """``build_body`` plus ``content_key`` of the body, from pre-encoded parts.
+
+    The body's key order and media entries repeat across a matrix, so their
+    encodings are remembered in ``memo``; the key is the same as ``content_key(body)``.
+    """
+    extra = params.get("extra") or {}
+    if api != "official" or _ENCODE is None or "content" in extra:
+        body, slots = build_body(api, params, prompt, media, memo=memo)
+        return body, slots, content_key(body)
+    # build_body's official flavour, with the media part remembered whole.
+    body = {"model": params.get("model") or MODEL, "content": None}
+    for k in _body_params(params, memo):
+        v = params[k]
+        if v is not None:
+            body[k] = v
+    body.update(extra)
+    # Media items are shared between jobs; the memo keeps them alive, so ids stay unique.
+    seen = ("canon-media", *map(id, media))
+    kept: tuple[Sequence[MediaItem], list[dict[str, Any]], tuple[Slot, ...], str] | None
+    kept = memo.get(seen)
+    if kept is None:
+        entries = [_shared_entry(m, memo) for m in media]
+        slots = _slots(api, media, memo) if any(m.slot for m in media) else ()
+        tail = "".join("," + canonical_json(e) for e in entries) + "]"
+        kept = memo[seen] = (tuple(media), entries, slots, tail)
+    body["content"] = [{"type": "text", "text": prompt}, *kept[1]]
+    slots = kept[2]
+    shape = ("canon", *body)
+    order: list[tuple[str, str]] | None = memo.get(shape)
+    if order is None:
+        order = memo[shape] = [(k, _encode_str(k) + ":") for k in sorted(body)]
+    encode = _encode_str
+    parts = []
+    for k, head in order:
+        if k == "content":  # [{"type": "text", "text": prompt}, *entries]
+            parts.append(head + '[{"text":' + encode(prompt) + ',"type":"text"}' + kept[3])
+            continue
+        v = body[k]
+        t = type(v)
+        if t is str:
+            parts.append(head + encode(v))
+        elif t is int:
+            parts.append(head + int.__repr__(v))
+        elif v is True:
+            parts.append(head + "true")
+        elif v is False:
+            parts.append(head + "false")
+        else:
+            parts.append(head + canonical_json(v))
+    text = "{" + ",".join(parts) + "}"
+    return body, slots, hashlib.sha256(text.encode()).hexdigest()
+
+
 def _media_entry(item: MediaItem) -> dict[str, Any]:
     field = f"{item.type}_url"
     entry: dict[str, Any] = {"type": field, field: {"url": item.url}}
