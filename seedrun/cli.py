@@ -33,41 +33,10 @@ COMMANDS = (
 )
 
 
-def _core_arguments(name: str, p: argparse.ArgumentParser) -> None:
-    """Options of the no-network commands (validate, plan, render, schema)."""
-    if name != "schema":
-        p.add_argument("spec")
-    if name == "plan":
-        p.add_argument("--lock", help="lockfile (default: the spec's name with .lock)")
-        p.add_argument("--replace", action="append", metavar="GLOB", help="force new tasks")
-        p.add_argument("--json", action="store_true", help="one JSON document")
-    if name in ("plan", "render"):
-        p.add_argument(
-            "--select",
-            action="append",
-            metavar="GLOB",
-            help="only these job ids (and the jobs they depend on)",
-        )
-    if name == "schema":
-        p.add_argument("--lock", action="store_true", help="print the lockfile's schema instead")
-
-
-CORE_HELP = {
-    "validate": "check a spec against the schema and lints; no network",
-    "plan": "show what apply would do for each job; no network",
-    "render": "print the exact request bodies as JSON lines; no network",
-    "schema": "print the spec's JSON Schema",
-}
-
-
-def _module(name: str) -> ModuleType | None:
-    target = "seedrun.sim.cli" if name == "sim" else f"seedrun.commands.{name}"
-    try:
-        return importlib.import_module(target)
-    except ModuleNotFoundError as exc:
-        if exc.name == target:
-            return None  # a command not built yet
-        raise
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(
+        "seedrun.sim.cli" if name == "sim" else f"seedrun.commands.{name}"
+    )
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
@@ -79,20 +48,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules: dict[str, ModuleType] = {}
     for name in COMMANDS:
-        module = _module(name)
-        if module is None:
-            continue
-        modules[name] = module
-        help_text = (
-            getattr(module, "HELP", None)
-            or CORE_HELP.get(name)
-            or "serve the built-in API simulator"
-        )
-        parser = sub.add_parser(name, help=help_text, description=help_text)
-        if hasattr(module, "add_arguments"):
-            module.add_arguments(parser)
-        else:
-            _core_arguments(name, parser)
+        module = modules[name] = _module(name)
+        help_text = getattr(module, "HELP", "serve the built-in API simulator")
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
     return p, modules
 
 

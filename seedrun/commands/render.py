@@ -10,6 +10,18 @@ from seedrun.errors import ConfigError
 from seedrun.files import read_spec
 from seedrun.spec import Job, glob_regex, select
 
+HELP = "print the exact request bodies as JSON lines; no network"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec")
+    p.add_argument(
+        "--select",
+        action="append",
+        metavar="GLOB",
+        help="only these job ids (and the jobs they depend on)",
+    )
+
 
 def run(args: argparse.Namespace) -> int:
     """Print the exact request bodies as JSON lines, dependencies first.
