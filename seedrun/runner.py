@@ -173,6 +173,7 @@ class Runner:
         self._pending_estimate = 0
         self._usage: dict[tuple[Any, ...], list[int]] | None = None
         self._probes: dict[tuple[Any, ...], tuple[str, trio.Event]] = {}
+        self._moderation_errors: dict[str, str] = {}
         self.usage_from: list[Lock] = []
         self.items = planner.plan(
             jobs,
@@ -279,6 +280,7 @@ class Runner:
                     self.stop(str(exc))
                     return
                 except ApiError as exc:
+                    self._moderation_errors[url] = exc.message
                     self.reporter.note(f"moderation of {url} failed: {exc}")
                     return
                 if result is None:
@@ -358,7 +360,8 @@ class Runner:
                     await self._fail(
                         job,
                         "moderation_error",
-                        f"asset {slot.ref} could not be moderated; run again",
+                        f"asset {slot.ref} could not be moderated "
+                        f"({self._moderation_errors.get(slot.ref, 'no answer')}); run again",
                     )
                     return None
                 if not asset.passed or not asset.asset_url:
