@@ -141,7 +141,7 @@ async def test_get_503s_are_retried(
     n = 6
     spec_path = _spec(tmp_path, n)
     with trio.fail_after(30):
-        async with start_sim(get_error_rate=0.25, list_endpoint=list_endpoint, seed=5) as sim:
+        async with start_sim(get_error_rate=0.25, list_endpoint=list_endpoint, seed=6) as sim:
             done = await apply_in_process(sim, spec_path)
     unavailable = [r for r in sim.state.requests if r["status"] == 503]
     assert unavailable, "the simulator injected no 503"
