@@ -47,7 +47,7 @@ def usage_table(locks: Iterable[Lock]) -> dict[tuple[Any, ...], list[int]]:
     table: dict[tuple[Any, ...], list[int]] = {}
     for lock in locks:
         for entry in lock.jobs.values():
-            total = _total(entry)
+            total = total_tokens(entry)
             if total is not None and entry.status == "succeeded":
                 table.setdefault(shape_of_request(entry.request, entry.api), []).append(total)
     return table
@@ -62,10 +62,11 @@ def estimate_tokens(
 
 
 def spent_tokens(lock: Lock) -> int:
-    return sum(_total(e) or 0 for e in lock.jobs.values())
+    return sum(total_tokens(e) or 0 for e in lock.jobs.values())
 
 
-def _total(entry: LockEntry) -> int | None:
+def total_tokens(entry: LockEntry) -> int | None:
+    """The task's recorded total tokens; None when it has no usage."""
     if not entry.usage:
         return None
     value = entry.usage.get("total_tokens", entry.usage.get("completion_tokens"))

@@ -31,7 +31,7 @@ import trio
 from seedrun import plan as planner
 from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS, TERMINAL_STATES
 from seedrun.client import SeedanceClient
-from seedrun.cost import estimate_tokens, shape_of_job, spent_tokens, usage_table
+from seedrun.cost import estimate_tokens, shape_of_job, spent_tokens, total_tokens, usage_table
 from seedrun.errors import (
     ApiError,
     AuthError,
@@ -96,10 +96,6 @@ class Reporter:
 
     def note(self, message: str) -> None:
         pass
-
-
-def _total_tokens(entry: LockEntry) -> int:
-    return spent_tokens(Lock(jobs={"": entry}))
 
 
 def safe_name(job_id: str) -> str:
@@ -174,7 +170,6 @@ class Runner:
         self._usage: dict[tuple[Any, ...], list[int]] | None = None
         self._probes: dict[tuple[Any, ...], tuple[str, trio.Event]] = {}
         self._moderation_errors: dict[str, str] = {}
-        self.usage_from: list[Lock] = []
         self.items = planner.plan(
             jobs,
             lock,
@@ -226,10 +221,10 @@ class Runner:
 
     async def _record(self, job: Job, entry: LockEntry) -> None:
         old = self._jobs.get(job.id)
-        self._spent += _total_tokens(entry) - (_total_tokens(old) if old else 0)
+        self._spent += (total_tokens(entry) or 0) - ((total_tokens(old) or 0) if old else 0)
         self._jobs[job.id] = entry
         if self._usage is not None and entry.usage and not (old and old.usage):
-            total = _total_tokens(entry)
+            total = total_tokens(entry)
             if total and entry.status == "succeeded":
                 # Keyed like the estimates ask (a final's body lacks ratio and duration).
                 self._usage.setdefault(shape_of_job(job), []).append(total)
@@ -513,7 +508,7 @@ class Runner:
         if budget is None:
             return True
         if self._usage is None:
-            self._usage = usage_table([self.lock, *self.usage_from])
+            self._usage = usage_table([self.lock])
             self._reserve_resumed()
         while True:
             estimate = estimate_tokens(job, table=self._usage)
