@@ -15,7 +15,7 @@ from seedrun.campaign import Job, Settings, Spec
 from seedrun.chains import Chains, finals
 from seedrun.errors import Diagnostic, SpecError
 from seedrun.lints import PARAM_SET, RESERVED_VAR, Lints
-from seedrun.matrix import axes_of, expand, format_value
+from seedrun.matrix import JobIds, axes_of, expand
 from seedrun.media import MediaChecker, Recipe, UrlRecipe
 from seedrun.problems import Problems
 from seedrun.protos import Chain, Media, Proto
@@ -159,7 +159,7 @@ class Expander:
         t.url_parts = {
             id(r): _fillable(simple_names(r.source)) for r in recipes if isinstance(r, UrlRecipe)
         }
-        ids = _JobIds(name)
+        ids = JobIds(name)
         out: list[Proto] = []
         for index, combo in enumerate(combos):
             proto = self._combo(t, index, combo, ids(combo))
@@ -335,27 +335,3 @@ def _fill(fill: _Fill, combo: Mapping[str, Any], variables: Mapping[str, Any]) -
             return None
         values.append(value)
     return pattern.format(*values)
-
-
-class _JobIds:
-    """``matrix.job_id`` for many combinations of one job: key order worked out once."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._orders: dict[tuple[str, ...], list[tuple[str, str]]] = {}
-
-    def __call__(self, combo: Mapping[str, Any]) -> str:
-        if not combo:
-            return self.name
-        keys = tuple(combo)
-        order = self._orders.get(keys)
-        if order is None:
-            order = self._orders[keys] = [(k, k + "=") for k in sorted(keys)]
-        inner = []
-        for k, head in order:
-            v = combo[k]
-            t = type(v)
-            inner.append(
-                head + (v if t is str else int.__repr__(v) if t is int else format_value(v))
-            )
-        return self.name + "[" + ",".join(inner) + "]"

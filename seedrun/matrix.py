@@ -100,12 +100,31 @@ def job_id(name: str, combo: Mapping[str, Any]) -> str:
 
     Keys are sorted, so the id does not depend on the order they are written in.
     """
-    if not combo:
-        return name
-    inner = ",".join(
-        [k + "=" + (v if type(v) is str else format_value(v)) for k, v in sorted(combo.items())]
-    )
-    return f"{name}[{inner}]"
+    return JobIds(name)(combo)
+
+
+class JobIds:
+    """Ids of many combinations of one job (a hot path): each key order is sorted once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._orders: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+
+    def __call__(self, combo: Mapping[str, Any]) -> str:
+        if not combo:
+            return self.name
+        keys = tuple(combo)
+        order = self._orders.get(keys)
+        if order is None:
+            order = self._orders[keys] = [(k, k + "=") for k in sorted(keys)]
+        inner = []
+        for k, head in order:
+            v = combo[k]
+            t = type(v)
+            inner.append(
+                head + (v if t is str else int.__repr__(v) if t is int else format_value(v))
+            )
+        return self.name + "[" + ",".join(inner) + "]"
 
 
 def canonical_id(text: str) -> str:
