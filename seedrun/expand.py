@@ -19,7 +19,7 @@ from seedrun.matrix import JobIds, axes_of, expand
 from seedrun.media import MediaChecker, Recipe, UrlRecipe
 from seedrun.problems import Problems
 from seedrun.protos import Chain, Media, Proto
-from seedrun.render import RenderError, _Simple, is_template, render, simple_names
+from seedrun.render import RenderError, SimpleParts, is_template, render, simple_names
 from seedrun.requests import (
     PARAMS,
     MediaItem,
@@ -309,7 +309,7 @@ _PLAIN = (str, int, float, bool)
 _Fill = tuple[str, tuple[str, ...]]
 
 
-def _fillable(parts: _Simple | None) -> _Fill | None:
+def _fillable(parts: SimpleParts | None) -> _Fill | None:
     if parts is None or any(is_name and text == RESERVED_VAR for is_name, text in parts):
         return None
     pattern = "".join(

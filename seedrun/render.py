@@ -53,18 +53,18 @@ def _env() -> SandboxedEnvironment:
 
 # A template that is only text and plain ``{{ name }}`` lookups renders without
 # jinja2's per-call machinery: (is_name, text) parts. Output is identical.
-_Simple = tuple[tuple[bool, str], ...]
+SimpleParts = tuple[tuple[bool, str], ...]
 _MISSING = object()
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str) -> jinja2.Template | _Simple:
+def _compile(source: str) -> jinja2.Template | SimpleParts:
     env = _env()
     simple = _simple_parts(env.parse(source))
     return simple if simple is not None else env.from_string(source)
 
 
-def _simple_parts(tree: nodes.Template) -> _Simple | None:
+def _simple_parts(tree: nodes.Template) -> SimpleParts | None:
     parts: list[tuple[bool, str]] = []
     for node in tree.body:
         if not isinstance(node, nodes.Output):
@@ -79,7 +79,7 @@ def _simple_parts(tree: nodes.Template) -> _Simple | None:
     return tuple(parts)
 
 
-def _render_simple(parts: _Simple, context: Mapping[str, Any]) -> str:
+def _render_simple(parts: SimpleParts, context: Mapping[str, Any]) -> str:
     out: list[str] = []
     for is_name, text in parts:
         if not is_name:
@@ -94,7 +94,7 @@ def _render_simple(parts: _Simple, context: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def simple_names(source: str) -> _Simple | None:
+def simple_names(source: str) -> SimpleParts | None:
     """The (is_name, text) parts of a template of text and plain ``{{ name }}`` lookups.
 
     None for anything else, or a template that does not compile (``render`` reports it).
