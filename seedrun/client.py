@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import pathlib
 import random
 import time
 import uuid
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 TASK_PATHS = {"official": "/api/v3/contents/generations/tasks", "unified": "/v1/video/generations"}
 MODERATION_PATH = "/v1/images/moderations"
+CREATE_DEADLINE = 300.0  # a create's whole answer, once sent
 MAX_RETRY_AFTER = 600.0  # a longer Retry-After is handed to the caller as RateLimited at once
 MODERATION_TIMEOUT_RETRIES = 3
 MODERATION_CONCURRENCY = 4
@@ -177,12 +179,26 @@ class SeedanceClient:
 
     # -- tasks -------------------------------------------------------------
 
-    async def create(self, api: str, body: dict[str, Any]) -> TaskState:
-        """Submit one task. Never resubmits unless nothing can have been created."""
+    async def create(
+        self,
+        api: str,
+        body: dict[str, Any],
+        *,
+        on_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> TaskState:
+        """Submit one task. Never resubmits unless nothing can have been created.
+
+        Cancellation: waiting for the pacer, and waiting between attempts that
+        certainly created nothing, can be cancelled, and then nothing exists. From
+        ``on_send`` (awaited before each attempt's bytes go out: the caller journals
+        the create there) until the answer is read, the create is shielded, so an
+        answer the server gave is always returned. The parse below has no
+        checkpoint, so no Cancelled can come between the answer and the caller.
+        """
         path = _task_path(api)
         with self._redacting():
             self.stats.creates += 1
-            resp = await self._send("POST", path, json=body, create=True)
+            resp = await self._send("POST", path, json=body, create=True, on_send=on_send)
             if not resp.is_success:
                 raise self._refusal(resp, "create")
             try:
@@ -392,6 +408,7 @@ class SeedanceClient:
         json: Any = None,
         params: httpx.QueryParams | None = None,
         create: bool = False,
+        on_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         """Send one API request, retrying what is safe to retry. Returns the first
         answer that is not 429/5xx; raises AuthError on 401/403 at once."""
@@ -401,7 +418,18 @@ class SeedanceClient:
             if self._pacer is not None:
                 await self._pacer.acquire()
             try:
-                resp = await self._http.request(method, path, json=json, params=params)
+                # Only bytes on the wire are shielded: a create waiting for its turn
+                # above is dropped by Ctrl-C, a create sent below always returns.
+                with trio.CancelScope(shield=create):
+                    if on_send is not None:
+                        await on_send()
+                    with trio.fail_after(CREATE_DEADLINE if create else math.inf):
+                        resp = await self._http.request(method, path, json=json, params=params)
+            except trio.TooSlowError:
+                raise CreateUnknown(
+                    f"{what}: no answer within {CREATE_DEADLINE:.0f} s after the request "
+                    "was sent; a task may exist, not resubmitting"
+                ) from None
             except _NOT_SENT as exc:  # never reached the server: safe even for a create
                 failure, failed_status = _describe(exc), 0
                 delay = self._backoff(attempt)
