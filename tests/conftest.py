@@ -172,7 +172,7 @@ async def apply_in_process(
             list(spec.jobs),
             lock,
             lock_dir=lock_path.parent.resolve(),
-            outputs_dir=spec_path.parent / spec.outputs_dir,
+            outputs_dir=spec_path.parent / (spec.outputs_dir or "outputs"),
             client=client,
             journal=journal,
             options=run_options,
