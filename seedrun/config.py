@@ -49,3 +49,9 @@ def _check_spec_base_url(url: str) -> None:
             f"settings.base_url {url!r}: a spec may only name an https:// API host (or "
             "http:// on loopback); pass other URLs with --base-url or SEEDRUN_BASE_URL"
         )
+
+
+def check_spec_base_url(url: str | None) -> None:
+    """The base-URL rule for specs, for ``validate`` and ``apply`` alike."""
+    if url:
+        _check_spec_base_url(url)

@@ -444,7 +444,16 @@ class Runner:
         async def on_send() -> None:
             nonlocal sent
             if not sent:
-                await self._record(job, pending)
+                try:
+                    await self._record(job, pending)
+                except LockError:
+                    # Not durable, so not sent: the job stays as it was, in memory too
+                    # (the lockfile written at exit must not call it unknown).
+                    if old is None:
+                        self._jobs.pop(job.id, None)
+                    else:
+                        self._jobs[job.id] = old
+                    raise
                 sent = True
                 self.reporter.job(job.id, "submitting")
 
@@ -551,9 +560,9 @@ class Runner:
             # Resumed: the server's timestamp tells how long it has already run.
             age = max(0.0, time.time() - entry.created_at) if entry.created_at else 0.0
             submitted = now - age
-        expires = (
-            entry.execution_expires_after or self.options.task_timeout or EXECUTION_EXPIRES_DEFAULT
-        )
+        # The earlier of the server's expiry and the user's own timeout.
+        limits = [x for x in (entry.execution_expires_after, self.options.task_timeout) if x]
+        expires = min(limits) if limits else EXECUTION_EXPIRES_DEFAULT
         deadline = submitted + expires
         w = self.tracker.watch(
             job.api,

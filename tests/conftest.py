@@ -182,7 +182,8 @@ async def apply_in_process(
             outcome = await runner.run()
         finally:
             journal.close()
-            journal_text = journal_path(lock_path).read_bytes()
+            jpath = journal_path(lock_path)
+            journal_text = jpath.read_bytes() if jpath.exists() else b""
             write_lock(lock_path, runner.lock)
             journal_path(lock_path).unlink(missing_ok=True)
     # The key never reaches the journal, the lockfile or anything shown to the user.

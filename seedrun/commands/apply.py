@@ -14,6 +14,7 @@ from pathlib import Path
 
 import trio
 
+from seedrun import preflight
 from seedrun.client import SeedanceClient
 from seedrun.config import ApiConfig, resolve
 from seedrun.errors import (
@@ -31,7 +32,6 @@ from seedrun.outputfiles import (
     default_report_path,
     foreign_outputs,
     missing_outputs,
-    outputs_dir,
 )
 from seedrun.pacer import Pacer
 from seedrun.progress import LiveReporter, PlainReporter
@@ -152,8 +152,8 @@ def run(args: argparse.Namespace) -> int:
     sim_seconds = _seconds_pair(args.sim_task_seconds)
     if args.sim_disk_space is not None and not args.sim:
         raise ConfigError("--sim-disk-space rehearses a full disk, with --sim only")
-    outputs = outputs_dir(
-        spec.outputs_dir, spec_path, lock_path, allow_outside=args.allow_outputs_outside
+    outputs = preflight.check(
+        spec, spec_path, lock_path, allow_outside=args.allow_outputs_outside
     )
     with RunLock(lock_path).held():
         return trio.run(_apply, args, spec, jobs, spec_path, lock_path, outputs, api, sim_seconds)
