@@ -1,9 +1,10 @@
 """The files a campaign owns on disk: where they go by default, which recorded
 ones are missing or changed, and which paths other campaigns in the folder own.
 
-Each spec gets its own outputs folder and report by default (``outputs/<name>/``
-and ``<name>.report.html`` for ``<name>.yaml``), so two specs in one folder
-never write the same file. A lockfile that recorded files elsewhere keeps
+Each spec gets its own outputs folder by default (``outputs/<name>/`` beside
+``<name>.yaml``; every shard of a campaign shares it) and each lockfile its own
+report (``<name>.report.html`` beside ``<name>.lock``), so two specs in one
+folder never write the same file. A lockfile that recorded files elsewhere keeps
 working: recorded paths are read as recorded.
 """
 
@@ -26,8 +27,9 @@ def campaign_name(lock_path: Path) -> str:
     return lock_path.name.removesuffix(".lock") or lock_path.name
 
 
-def default_outputs_dir(lock_path: Path) -> Path:
-    return lock_path.parent / "outputs" / campaign_name(lock_path)
+def default_outputs_dir(spec_path: Path) -> Path:
+    stem = spec_path.stem if spec_path.suffix in (".yaml", ".yml") else spec_path.name
+    return spec_path.parent / "outputs" / stem
 
 
 def outputs_dir(
@@ -37,7 +39,7 @@ def outputs_dir(
     ``outputs.dir`` must stay inside the spec's repository (its git top, else
     its folder) unless the person running apply says otherwise."""
     if spec_dir is None:
-        return default_outputs_dir(lock_path)
+        return default_outputs_dir(spec_path)
     target = spec_path.parent / spec_dir
     if allow_outside:
         return target

@@ -39,7 +39,6 @@ from seedrun.errors import (
     DownloadError,
     LockError,
     TaskNotFound,
-    UrlExpired,
 )
 from seedrun.lockfile import (
     AssetEntry,
@@ -673,8 +672,10 @@ class Runner:
             try:
                 got = await self.client.download(url, dest)
                 break
-            except UrlExpired:
-                if attempt == 1:
+            except DownloadError:
+                # Expired, or a host that is gone (a recorded URL outlives its server):
+                # the task gives a fresh URL, once.
+                if attempt == 1 or not entry.task_id:
                     raise
         rel = Path(os.path.relpath(Path(got.path).resolve(), self.lock_dir.resolve()))
         return FileRef(rel.as_posix(), got.sha256, got.bytes), entry

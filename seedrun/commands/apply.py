@@ -322,10 +322,13 @@ def _summary(
     counts = Counter(outcome.status.values())
     line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"\n{len(outcome.status)} jobs: {line or 'nothing to do'}")
+    # Every job that did not end well says why, an unfinished download included.
+    undone = set(outcome.undone)
     problems = {
         j: r
         for j, r in outcome.reasons.items()
-        if outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled", "pending")
+        if j in undone
+        or outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled", "pending")
     }
     for job_id, reason in sorted(problems.items()):
         print(f"  {outcome.status[job_id]:<8} {job_id}: {reason}")
