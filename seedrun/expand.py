@@ -19,7 +19,14 @@ from seedrun.matrix import JobIds, axes_of, expand
 from seedrun.media import MediaChecker, Recipe, UrlRecipe
 from seedrun.problems import Problems
 from seedrun.protos import Chain, Media, Proto
-from seedrun.render import RenderError, SimpleParts, is_template, render, simple_names
+from seedrun.render import (
+    RenderError,
+    SimpleParts,
+    SpecBudget,
+    is_template,
+    render,
+    simple_names,
+)
 from seedrun.requests import (
     PARAMS,
     MediaItem,
@@ -74,6 +81,7 @@ class Expander:
             self.lints.reserved(("vars", RESERVED_VAR))
         self.lints.extra(self.defaults.get("extra"), ("defaults", "extra"))
         self.media = MediaChecker(self.problems, data.get("assets") or {})
+        self.budget = SpecBudget()  # what all of this spec's templates may spend
 
     def run(self) -> Spec:
         protos: list[Proto] = []
@@ -250,7 +258,7 @@ class Expander:
 
     def _render(self, jid: str, source: str, context: dict[str, Any], path: Path) -> str | None:
         try:
-            return render(source, context)
+            return render(source, context, self.budget)
         except RenderError as exc:
             self.problems.add(path, f"job {jid}: {exc}", once=f"render:{exc}")
             return None
