@@ -1,0 +1,85 @@
+"""Specs and lockfiles built to exhaust seedrun: each ends at a documented limit, fast.
+
+Every case here used to end in a MemoryError, a RecursionError, or minutes of
+CPU. Each now ends with one located diagnostic (see seedrun/limits.py and
+docs/limits.md). The time bounds are hang bounds, not performance goals.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pytest
+
+from seedrun.errors import SpecError
+from seedrun.spec import load_spec
+
+
+def spec_errors(text: str) -> list[str]:
+    started = time.monotonic()
+    with pytest.raises(SpecError) as info:
+        load_spec(textwrap.dedent(text), "spec.yaml")
+    assert time.monotonic() - started < 5
+    return [str(d) for d in info.value.diagnostics]
+
+
+def axes(n: int, size: int) -> str:
+    return "".join(f"      a{i}: [{', '.join(str(v) for v in range(size))}]\n" for i in range(n))
+
+
+def test_a_matrix_of_ten_million_combinations_is_refused_at_its_line() -> None:
+    # 375 bytes: 7 axes of 10 values. It used to die of MemoryError after 65 s.
+    text = "version: 1\njobs:\n  - name: bomb\n    prompt: x\n    matrix:\n" + axes(7, 10)
+    assert spec_errors(text) == [
+        "spec.yaml:5:5: jobs[0].matrix: the matrix makes 10,000,000 combinations; "
+        "at most 100,000 are allowed per job (see docs/limits.md)"
+    ]
+
+
+def test_the_limit_counts_includes_and_is_inclusive() -> None:
+    ok = "version: 1\njobs:\n  - name: big\n    prompt: x\n    matrix:\n" + axes(5, 10)
+    assert len(load_spec(ok, "spec.yaml").jobs) == 100_000
+    over = ok + "      include: [{a0: x}]\n"
+    assert spec_errors(over) == [
+        "spec.yaml:5:5: jobs[0].matrix: the matrix makes 100,001 combinations; "
+        "at most 100,000 are allowed per job (see docs/limits.md)"
+    ]
+
+
+def test_the_jobs_of_a_spec_together_are_limited_too() -> None:
+    job = "  - name: j{n}\n    prompt: x\n    matrix:\n" + axes(4, 10)
+    text = "version: 1\njobs:\n" + "".join(job.format(n=n) for n in range(11))
+    assert spec_errors(text) == [
+        "spec.yaml:75:5: jobs[10].matrix: with this matrix the spec makes 110,000 jobs; "
+        "at most 100,000 are allowed in all (see docs/limits.md)"
+    ]
+
+
+def test_excludes_times_combinations_are_limited() -> None:
+    excludes = "".join(f"        - {{a0: {i}, a1: {i}}}\n" for i in range(200))
+    text = (
+        "version: 1\njobs:\n  - name: slow\n    prompt: x\n    matrix:\n"
+        + axes(5, 10)
+        + "      exclude:\n"
+        + excludes
+    )
+    assert spec_errors(text) == [
+        "spec.yaml:5:5: jobs[0].matrix: the matrix needs 20,000,000 comparisons of a "
+        "combination with an include or exclude entry; at most 10,000,000 are allowed "
+        "(see docs/limits.md)"
+    ]
+
+
+def test_a_hostile_template_is_one_diagnostic_naming_the_job_and_line() -> None:
+    text = """\
+    version: 1
+    jobs:
+      - name: spin
+        prompt: "{{ 'a' | center(1000000000) }}"
+        matrix: {look: [dark, light]}
+    """
+    assert spec_errors(text) == [
+        "spec.yaml:4:13: jobs[0].prompt: job spin[look=dark]: template exceeds a limit: "
+        "a center width 1,000,000,000 is larger than 100,000 (see docs/limits.md)"
+    ]
