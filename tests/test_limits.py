@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
+from seedrun import limits
+from seedrun.cli import main
 from seedrun.errors import SpecError
+from seedrun.lockfile import Lock, dumps
 from seedrun.spec import load_spec
 
 
@@ -83,3 +87,39 @@ def test_a_hostile_template_is_one_diagnostic_naming_the_job_and_line() -> None:
         "spec.yaml:4:13: jobs[0].prompt: job spin[look=dark]: template exceeds a limit: "
         "a center width 1,000,000,000 is larger than 100,000 (see docs/limits.md)"
     ]
+
+
+# ---------------------------------------------------------------- files, through the CLI
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_a_spec_larger_than_the_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(limits, "MAX_SPEC_BYTES", 1_000)
+    Path("big.yaml").write_text("version: 1\njobs: []\n" + "#" * 1_000 + "\n")
+    assert cli(capsys, "validate", "big.yaml") == (
+        2,
+        "",
+        "seedrun: big.yaml: the spec is 1,021 bytes; at most 1,000 are read (see docs/limits.md)\n",
+    )
+
+
+def test_a_lockfile_larger_than_the_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(limits, "MAX_LOCK_BYTES", 100)
+    Path("a.lock").write_text(dumps(Lock()) + "#" * 100 + "\n")
+    code, out, err = cli(capsys, "diff", "a.lock", "a.lock")
+    assert (code, out) == (2, "")
+    assert err == (
+        "seedrun: a.lock: the lockfile is 253 bytes; at most 100 are read (see docs/limits.md)\n"
+    )
