@@ -173,7 +173,7 @@ def test_conflict_markers_are_named_and_the_advised_command_merges(
     assert seedrun("status", "--lock", "jobs.lock") == 2
     message = capsys.readouterr().err
     assert message.startswith("seedrun: jobs.lock:")
-    assert ": the lockfile has unresolved git conflict markers (<<<<<<<); merge both sides " in message
+    assert ": the lockfile has unresolved git conflict markers (<<<<<<<); " in message
     advised = re.search(r"`seedrun (lock merge [^`]*)`", message)
     assert advised is not None
     assert seedrun(*advised.group(1).split()) == 0  # git's three stages, read with `git show`
