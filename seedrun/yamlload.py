@@ -29,6 +29,7 @@ import yaml
 
 from seedrun import limits
 from seedrun.errors import Diagnostic, SpecError
+from seedrun.safetext import clean
 
 Path = tuple[str | int, ...]
 
@@ -70,8 +71,8 @@ def format_path(path: Path) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
+        else:  # keys come from the spec: escaped, so a message stays one safe line
+            out += f".{clean(part)}" if out else clean(str(part))
     return out
 
 

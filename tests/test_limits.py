@@ -16,7 +16,7 @@ import pytest
 from seedrun import limits
 from seedrun.cli import main
 from seedrun.errors import SpecError
-from seedrun.lockfile import Lock, dumps
+from seedrun.lockfile import Lock, LockEntry, dumps
 from seedrun.spec import load_spec
 
 
@@ -123,3 +123,46 @@ def test_a_lockfile_larger_than_the_limit_is_refused_unread(
     assert err == (
         "seedrun: a.lock: the lockfile is 253 bytes; at most 100 are read (see docs/limits.md)\n"
     )
+
+
+# ---------------------------------------------------------------- text safe to print
+
+
+def test_control_characters_are_refused_in_names_and_ids() -> None:
+    text = (
+        'version: 1\nassets: {"b\\x1b[2J": {url: "https://e.com/a.png"}}\njobs:\n'
+        '  - name: "nl\\n"\n    prompt: x\n'
+        '  - name: ok\n    prompt: x\n'
+        '    matrix: {look: ["dark", "\\n::error file=x::boom"], "a\\u2028": [1]}\n'
+    )
+    # Every message is one line, its spec text escaped (the path too).
+    assert spec_errors(text) == [
+        "spec.yaml:2:10: assets.b\\x1b[2J: invalid name 'b\\x1b[2J'; use a name of letters, "
+        "digits, '_', '.' or '-'",
+        "spec.yaml:4:11: jobs[0].name: the job name 'nl\\n' contains a control character (\\n); "
+        "names and matrix values are printed to terminals and CI logs",
+        "spec.yaml:8:29: jobs[1].matrix.look[1]: the matrix value '\\n::error file=x::boom' "
+        "contains a control character (\\n); names and matrix values are printed to terminals "
+        "and CI logs",
+        "spec.yaml:8:56: jobs[1].matrix.a\\u2028: invalid name 'a\\u2028'; use a template "
+        "variable name: letters, digits and '_', not starting with a digit",
+    ]
+
+
+def test_a_hostile_lockfile_cannot_print_a_workflow_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    evil = "x\n::error file=x::boom\x1b[2J"
+    entry = LockEntry("a" * 64, "failed", error={"code": "E", "message": evil})
+    Path("old.lock").write_text(dumps(Lock({}, {evil: entry})))
+    Path("new.lock").write_text(dumps(Lock()))
+    Path("jobs.yaml").write_text("version: 1\njobs:\n  - name: x\n    prompt: p\n")
+    Path("jobs.lock").write_text(dumps(Lock({}, {"x": entry})))
+    for argv in (["diff", "old.lock", "new.lock"], ["diff", "old.lock", "new.lock", "--format",
+                 "markdown"], ["plan", "jobs.yaml"], ["plan", "jobs.yaml", "--format", "markdown"]):
+        code, out, err = cli(capsys, *argv)
+        assert code in (0, 1), (argv, err)
+        assert "\x1b" not in out + err
+        lines = (out + err).splitlines()
+        assert not [ln for ln in lines if ln.lstrip().startswith("::")], argv

@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from seedrun.files import read_spec
+from seedrun.safetext import clean
 
 HELP = "check a spec against the schema and lints; no network"
 
@@ -16,5 +17,5 @@ def run(args: argparse.Namespace) -> int:
     spec = read_spec(Path(args.spec))
     finals = sum(1 for j in spec.jobs if j.kind == "final")
     extra = f" ({finals} promoted from drafts)" if finals else ""
-    print(f"{args.spec}: valid, {len(spec.jobs)} jobs{extra}")
+    print(f"{clean(args.spec)}: valid, {len(spec.jobs)} jobs{extra}")
     return 0
