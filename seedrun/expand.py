@@ -11,15 +11,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from seedrun import limits
 from seedrun.campaign import Job, Settings, Spec
 from seedrun.chains import Chains, finals
 from seedrun.errors import Diagnostic, SpecError
 from seedrun.lints import PARAM_SET, RESERVED_VAR, Lints
-from seedrun.matrix import JobIds, axes_of, expand
+from seedrun.matrix import JobIds, axes_of, counts, expand
 from seedrun.media import MediaChecker, Recipe, UrlRecipe
 from seedrun.problems import Problems
 from seedrun.protos import Chain, Media, Proto
-from seedrun.render import RenderError, SimpleParts, is_template, render, simple_names
+from seedrun.render import (
+    RenderError,
+    SimpleParts,
+    SpecBudget,
+    is_template,
+    render,
+    simple_names,
+)
 from seedrun.requests import (
     PARAMS,
     MediaItem,
@@ -74,6 +82,8 @@ class Expander:
             self.lints.reserved(("vars", RESERVED_VAR))
         self.lints.extra(self.defaults.get("extra"), ("defaults", "extra"))
         self.media = MediaChecker(self.problems, data.get("assets") or {})
+        self.budget = SpecBudget()  # what all of this spec's templates may spend
+        self.job_count = 0  # combinations of the jobs expanded so far
 
     def run(self) -> Spec:
         protos: list[Proto] = []
@@ -123,6 +133,9 @@ class Expander:
         if matrix is not None:
             self.matrices[name] = matrix
             self.lints.matrix(matrix, (*base, "matrix"), raw)
+            if not self._affordable(matrix, (*base, "matrix")):
+                self.failed_names.add(name)
+                return []
             combos = expand(matrix)
             if not combos:
                 self.problems.add(
@@ -134,6 +147,8 @@ class Expander:
                 )
                 self.failed_names.add(name)
                 return []
+        else:
+            self.job_count += 1
         params = {**self.defaults, **{k: raw[k] for k in PARAMS if k in raw}}
         params["extra"] = {**(self.defaults.get("extra") or {}), **(raw.get("extra") or {})}
         recipes, broken = self.media.recipes(name, raw, base)
@@ -166,6 +181,31 @@ class Expander:
             if proto is not None:
                 out.append(proto)
         return out
+
+    def _affordable(self, matrix: Mapping[str, Any], path: Path) -> bool:
+        """Whether expanding ``matrix`` stays within the limits; else one diagnostic."""
+        combos, checks = counts(matrix)
+        see = "(see docs/limits.md)"
+        if combos > limits.MAX_COMBINATIONS:
+            message = (
+                f"the matrix makes {combos:,} combinations; at most "
+                f"{limits.MAX_COMBINATIONS:,} are allowed per job {see}"
+            )
+        elif checks > limits.MAX_MATRIX_CHECKS:
+            message = (
+                f"the matrix needs {checks:,} comparisons of a combination with an include "
+                f"or exclude entry; at most {limits.MAX_MATRIX_CHECKS:,} are allowed {see}"
+            )
+        elif self.job_count + combos > limits.MAX_JOBS:
+            message = (
+                f"with this matrix the spec makes {self.job_count + combos:,} jobs; at most "
+                f"{limits.MAX_JOBS:,} are allowed in all {see}"
+            )
+        else:
+            self.job_count += combos
+            return True
+        self.problems.add(path, message, key=True)
+        return False
 
     def _combo(self, t: Template, index: int, combo: dict[str, Any], jid: str) -> Proto | None:
         params = t.params
@@ -250,7 +290,7 @@ class Expander:
 
     def _render(self, jid: str, source: str, context: dict[str, Any], path: Path) -> str | None:
         try:
-            return render(source, context)
+            return render(source, context, self.budget)
         except RenderError as exc:
             self.problems.add(path, f"job {jid}: {exc}", once=f"render:{exc}")
             return None

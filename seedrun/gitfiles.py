@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from seedrun.errors import ConfigError
-from seedrun.files import read_text
+from seedrun.files import check_size, read_text
 from seedrun.lockfile import Lock, loads
 from seedrun.store import current_lock, journal_path, read_journal
 
@@ -44,6 +44,7 @@ def git_show(rev: str, path: str, *, cwd: Path | None = None, label: str | None 
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
         why = lines[0].removeprefix("fatal: ") if lines else f"git exited {done.returncode}"
         raise ConfigError(f"{where}: cannot read from git: {why}")
+    check_size(len(done.stdout), where, "lockfile")
     try:
         return done.stdout.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -372,7 +372,8 @@ def test_yaml_errors_come_through() -> None:
         "spec.yaml:4:5: jobs[0].name: duplicate key 'name' (first at line 3)"
     ]
     assert errors("version: 1\njobs: [\n") == [
-        "spec.yaml:3:1: YAML syntax error: expected the node content, but found '<stream end>'"
+        "spec.yaml:2:7: YAML syntax error: the '[' opened here is never closed "
+        "(expected the node content, but found '<stream end>')"
     ]
 
 

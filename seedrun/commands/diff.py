@@ -10,6 +10,7 @@ from seedrun.errors import EXIT_JOBS_FAILED, EXIT_OK
 from seedrun.gitfiles import find_lock, read_lock_arg, read_lock_at_head
 from seedrun.lockfile import Lock
 from seedrun.markdown import diff_markdown
+from seedrun.safetext import guard, json_text
 
 HELP = "compare two lockfiles (paths or REV:path); no arguments: HEAD vs the working copy"
 
@@ -44,14 +45,15 @@ def run(args: argparse.Namespace) -> int:
     old, old_label, new, new_label = _sides(args)
     result = diff_locks(old, new)
     if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False)))
     elif args.format == "markdown":
         text = diff_markdown(
             result, old_label=old_label, new_label=new_label, link_base=args.link_base
         )
-        print(text, end="")
+        print(guard(text), end="")
     else:
-        print(render_text(result), end="")
+        # Lockfiles come from pull requests: no line of theirs may become a CI command.
+        print(guard(render_text(result)), end="")
     return EXIT_JOBS_FAILED if args.exit_code and result.changes else EXIT_OK
 
 

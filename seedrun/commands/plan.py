@@ -12,6 +12,7 @@ from seedrun.files import default_lock_path, read_lock, read_spec
 from seedrun.lockfile import Lock
 from seedrun.markdown import plan_markdown
 from seedrun.outputfiles import missing_outputs
+from seedrun.safetext import clean, guard, json_text
 from seedrun.spec import Spec
 from seedrun.store import current_lock
 
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     }
     fmt = "json" if args.json else args.format
     if fmt == "markdown":
-        print(plan_markdown(spec, items, counts), end="")
+        print(guard(plan_markdown(spec, items, counts)), end="")
         print(_estimate_line(spec, estimates))
         return 0
     if fmt == "json":
@@ -73,16 +74,18 @@ def run(args: argparse.Namespace) -> int:
             "counts": counts,
             "estimate": _estimate_json(spec, estimates),
         }
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(doc, indent=2, ensure_ascii=False)))
         return 0
     width = max((len(i.action) for i in items), default=6)
     for item in items:
-        reason = f"  ({item.reason})" if item.reason else ""
+        # Ids and reasons come from the spec and the lockfile: one escaped line each.
+        reason = f"  ({clean(item.reason)})" if item.reason else ""
         job = by_id.get(item.id)
-        after = f"  after {', '.join(job.deps)}" if job is not None and job.deps else ""
-        print(f"{item.action:<{width}}  {item.id}  {item.key[:12]}{after}{reason}")
+        deps = ", ".join(clean(d) for d in job.deps) if job is not None else ""
+        after = f"  after {deps}" if deps else ""
+        print(guard(f"{item.action:<{width}}  {clean(item.id)}  {item.key[:12]}{after}{reason}"))
     summary = ", ".join(f"{n} {a}" for a, n in counts.items()) or "nothing to do"
-    print(f"\nPlan for {spec_path} against {lock_path}: {summary}")
+    print(guard(f"\nPlan for {clean(str(spec_path))} against {clean(str(lock_path))}: {summary}"))
     print(_estimate_line(spec, estimates))
     return 0
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from seedrun import preflight
 from seedrun.files import default_lock_path, read_spec
+from seedrun.safetext import clean
 
 HELP = "check a spec against the schema and lints; no network"
 
@@ -19,5 +20,5 @@ def run(args: argparse.Namespace) -> int:
     preflight.check(spec, spec_path, default_lock_path(spec_path))
     finals = sum(1 for j in spec.jobs if j.kind == "final")
     extra = f" ({finals} promoted from drafts)" if finals else ""
-    print(f"{args.spec}: valid, {len(spec.jobs)} jobs{extra}")
+    print(f"{clean(args.spec)}: valid, {len(spec.jobs)} jobs{extra}")
     return 0
