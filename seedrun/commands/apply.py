@@ -37,6 +37,7 @@ from seedrun.pacer import Pacer
 from seedrun.progress import LiveReporter, PlainReporter
 from seedrun.report import write_report
 from seedrun.runner import Outcome, Reporter, Runner, RunOptions
+from seedrun.safetext import clean
 from seedrun.shard import in_shard, parse_shard
 from seedrun.sim import SimConfig, running_sim
 from seedrun.spec import Spec, select
@@ -260,7 +261,7 @@ async def _apply(
                 spec, runner.lock, lock_path=lock_path, out=default_report_path(lock_path)
             )
         except SeedrunError as exc:  # a good run is not failed by its report
-            print(f"seedrun: report not written: {exc}", file=sys.stderr)
+            print(f"seedrun: report not written: {clean(str(exc))}", file=sys.stderr)
     return _summary(runner, outcome, lock_path, spec_path, args, interrupted, report)
 
 
@@ -269,8 +270,8 @@ def _save(lock_path: Path, runner: Runner) -> None:
     printed first, so a failure here (the same full disk) loses none of them."""
     for job_id, task_id in sorted(runner.outcome.undurable.items()):
         print(
-            f"seedrun: NOT RECORDED: job {job_id} is task {task_id}; keep this line to "
-            "recover it",
+            f"seedrun: NOT RECORDED: job {clean(job_id)} is task {clean(task_id)}; keep "
+            "this line to recover it",
             file=sys.stderr,
         )
     try:
@@ -331,7 +332,7 @@ def _summary(
         or outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled", "pending")
     }
     for job_id, reason in sorted(problems.items()):
-        print(f"  {outcome.status[job_id]:<8} {job_id}: {reason}")
+        print(f"  {outcome.status[job_id]:<8} {clean(job_id)}: {clean(reason)}")
     unknown = [j for j, s in outcome.status.items() if s == "unknown"]
     if unknown:
         print(
@@ -346,7 +347,7 @@ def _summary(
         print(f"interrupted; resume with: {again}")
         return EXIT_INTERRUPTED
     if outcome.fatal:
-        print(f"stopped: {outcome.fatal}", file=sys.stderr)
+        print(f"stopped: {clean(outcome.fatal)}", file=sys.stderr)
         return 2
     bad = any(s in ("failed", "blocked", "unknown", "cancelled") for s in outcome.status.values())
     if args.detach:
