@@ -125,7 +125,8 @@ def _action(
         return PlanItem(job.id, "replace", job.key, "--replace", entry.key)
     if status == "succeeded":
         if options.download and entry.output is None:
-            return PlanItem(job.id, "download", job.key, "video not downloaded yet")
+            why = _error_text(entry.error) or "video not downloaded yet"
+            return PlanItem(job.id, "download", job.key, why)
         if options.download and job.id in missing:
             return PlanItem(job.id, "download", job.key, missing[job.id])
         return PlanItem(job.id, "unchanged", job.key)

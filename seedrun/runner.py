@@ -581,8 +581,11 @@ class Runner:
                 if isinstance(w.error, TaskNotFound):
                     await self._unknown_gone(job, entry, "GET answered 404")
                     return
-                # Polling failed for good: keep the task id, next run resumes it.
-                self._finish(job, entry.status, f"polling failed: {w.error.message}")
+                # Polling failed for good: keep the task id, next run resumes it. The
+                # reason goes into the lockfile too (the next good poll clears it).
+                why = f"polling failed: {w.error.message}"
+                await self._record(job, entry.with_(error={"code": "poll_failed", "message": why}))
+                self._finish(job, entry.status, why)
                 self.outcome.undone.append(job.id)
                 return
             state = w.state
@@ -634,7 +637,7 @@ class Runner:
             try:
                 if entry.output is None:
                     ref, entry = await self._download(job, entry, "video", ".mp4")
-                    entry = entry.with_(output=ref)
+                    entry = entry.with_(output=ref, error=None)
                     await self._record(job, entry)
                 if entry.last_frame is None and job.params.get("return_last_frame"):
                     ref, entry = await self._download(job, entry, "last_frame", ".png")
@@ -649,8 +652,13 @@ class Runner:
                         f"the video of task {entry.task_id} can no longer be fetched: the "
                         f"provider keeps results {RETENTION_SECONDS // 86400} days ({why})"
                     )
+                why = f"download failed: {why}; run apply again to retry"
+                recorded = self._jobs.get(job.id)
+                if recorded is not None and recorded.status == "succeeded":
+                    error = {"code": "download_failed", "message": why}
+                    await self._record(job, recorded.with_(error=error))
                 self.outcome.undone.append(job.id)
-                self._finish(job, "succeeded", f"download failed: {why}; run apply again to retry")
+                self._finish(job, "succeeded", why)
                 return
         self._finish(job, "succeeded", entry.output.path if entry.output else "")
 
