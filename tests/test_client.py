@@ -267,7 +267,8 @@ async def test_get_404_is_task_not_found() -> None:
         ("<html>gateway</html>", "answer is not JSON: '<html>gateway</html>'"),
         (
             '{"id": "t", "status": "thinking"}',
-            'unknown task status \'thinking\': \'{"id": "t", "status": "thinking"}\'',
+            'unknown task status \'thinking\' (seedrun knows '
+            'cancelled, failed, queued, running, succeeded): \'{"id": "t", "status": "thinking"}\'',
         ),
         (
             '{"id": "t", "status": "running", "content": 3}',
