@@ -549,7 +549,7 @@ class SeedanceClient:
             except trio.TooSlowError:
                 if create:
                     raise CreateUnknown(
-                        f"{what}: no answer within {CREATE_DEADLINE:.0f} s after the request "
+                        f"{what}: no answer within {CREATE_DEADLINE:g} s after the request "
                         "was sent; a task may exist, not resubmitting"
                     ) from None
                 failure, failed_status = f"no whole answer within {deadline:g} s", 0
@@ -759,8 +759,17 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 
 def _describe(exc: Exception) -> str:
-    """Type and text of an httpx error; httpx messages never hold header values."""
-    text = answers.snippet(str(exc).replace("\n", " "))
+    """Type and text of an httpx error; httpx messages never hold header values.
+
+    An error with no text of its own (a TLS failure reaches httpx as a bare
+    ConnectError) borrows the text of the first cause that has one."""
+    cause: BaseException | None = exc
+    text = ""
+    for _ in range(6):
+        if cause is None or (text := str(cause)):
+            break
+        cause = cause.__cause__ or cause.__context__
+    text = answers.snippet(text.replace("\n", " "))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

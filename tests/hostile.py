@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import trio
@@ -91,9 +92,7 @@ def gzipped(text: str) -> bytes:
     return gzip.compress(text.encode())
 
 
-async def _serve(
-    handler: Handler, state: Hostile, stream: trio.SocketStream
-) -> None:
+async def _serve(handler: Handler, state: Hostile, stream: trio.SocketStream) -> None:
     async with stream:
         try:
             request = await _read_request(stream)
@@ -112,7 +111,7 @@ async def hostile_server(handler: Handler) -> AsyncIterator[Hostile]:
     failure: Exception | None = None
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(
-            trio.serve_tcp, lambda s: _serve(handler, state, s), 0, "127.0.0.1"
+            partial(trio.serve_tcp, lambda s: _serve(handler, state, s), 0, host="127.0.0.1")
         )
         state.port = listeners[0].socket.getsockname()[1]
         state.url = f"http://127.0.0.1:{state.port}"
