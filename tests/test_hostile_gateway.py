@@ -647,3 +647,16 @@ async def test_a_loopback_api_allows_loopback_downloads(tmp_path: pathlib.Path) 
         async with hostile_server(handler) as server, client_for(server.url) as client:
             got = await client.download(f"{server.url}/v.mp4", tmp_path / "v.mp4")
     assert got.bytes == len(b'{"ok": true}')
+
+
+async def test_an_echoed_key_in_a_moderation_verdict_is_scrubbed() -> None:
+    url = "https://img.example/a.png"
+
+    async def handler(req: Request, stream: Stream) -> None:
+        item = {"source_url": url, "passed": False, "reason": f"key {KEY} is not an image"}
+        await send_json(stream, {"code": "success", "data": {"items": [item]}})
+
+    with trio.fail_after(10):
+        async with hostile_server(handler) as server, client_for(server.url) as client:
+            verdicts = await client.moderate([url])
+    assert verdicts[url].reason == "key [redacted] is not an image"
