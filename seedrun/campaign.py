@@ -68,7 +68,7 @@ class Spec:
     jobs: tuple[Job, ...]  # dependencies before dependents
     assets: dict[str, Asset] = field(default_factory=dict)
     settings: Settings = Settings()
-    outputs_dir: str = "outputs"
+    outputs_dir: str | None = None  # None: outputs/<campaign>/ beside the lockfile
     promote: tuple[str, ...] = ()
 
     def job(self, job_id: str) -> Job:

@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from seedrun import hosts
 from seedrun.errors import ConfigError
-from seedrun.hosts import check_spec_base_url
 
 DEFAULT_BASE_URL = "https://cubicspaces.cloud"
 KEY_ENV = "SEEDRUN_API_KEY"
@@ -28,7 +28,7 @@ def resolve(
 ) -> ApiConfig:
     env = os.environ if env is None else env
     if spec_base_url and not (cli_base_url or env.get(BASE_URL_ENV)):
-        check_spec_base_url(spec_base_url)
+        hosts.check_spec_base_url(spec_base_url)
     base = cli_base_url or env.get(BASE_URL_ENV) or spec_base_url or DEFAULT_BASE_URL
     key = env.get(KEY_ENV, "").strip()
     if not key:
@@ -37,3 +37,9 @@ def resolve(
             "simulator with --sim"
         )
     return ApiConfig(base_url=base.rstrip("/"), api_key=key)
+
+
+def check_spec_base_url(url: str | None) -> None:
+    """The base-URL rule for specs (seedrun.hosts), for ``validate`` and ``apply`` alike."""
+    if url:
+        hosts.check_spec_base_url(url)

@@ -110,7 +110,7 @@ class Expander:
             jobs=tuple(jobs),
             assets=self.media.assets,
             settings=Settings(**(self.data.get("settings") or {})),
-            outputs_dir=(self.data.get("outputs") or {}).get("dir", "outputs"),
+            outputs_dir=(self.data.get("outputs") or {}).get("dir"),
             promote=tuple(self.data.get("promote") or ()),
         )
 

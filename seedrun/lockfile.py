@@ -66,6 +66,10 @@ class LockEntry:
     execution_expires_after: int | None = None
     created_at: int | None = None
     updated_at: int | None = None
+    # The result this entry replaces (task id, output, seed, usage...), kept until a
+    # new result takes its place: a failed or unfinished replacement never erases a
+    # paid video. Plain data, as ``previous_of`` makes it.
+    previous: Mapping[str, Any] | None = None
 
     def with_(self, **changes: Any) -> LockEntry:
         return replace(self, **changes)
@@ -99,7 +103,7 @@ def entry_to_dict(entry: LockEntry) -> dict[str, Any]:
             continue
         if isinstance(value, FileRef):
             value = {"path": value.path, "sha256": value.sha256, "bytes": value.bytes}
-        elif name == "request":
+        elif name in ("request", "previous"):
             value = json.loads(json.dumps(value, sort_keys=True))
         elif isinstance(value, Mapping):
             value = {k: value[k] for k in sorted(value)}
@@ -238,6 +242,8 @@ def _plain_entry(e: Any) -> bool:
             )
         elif k == "usage":
             ok = type(v) is dict and all(type(x) is int for x in v.values())
+        elif k == "previous":
+            ok = type(v) is dict and "key" in v and _plain_entry({"status": "succeeded", **v})
         else:
             ok = False
         if not ok:
@@ -296,8 +302,26 @@ def _line_of(text: str, path: list[Any]) -> int:
 # ---------------------------------------------------------------- journal events
 
 
-def job_event(job_id: str, entry: LockEntry) -> dict[str, Any]:
-    return {"job": job_id, "entry": entry_to_dict(entry)}
+def job_event(job_id: str, entry: LockEntry | None) -> dict[str, Any]:
+    """A job's new entry; ``None`` drops it (a create that was journaled but
+    certainly never sent leaves the job as it was before)."""
+    return {"job": job_id, "entry": None if entry is None else entry_to_dict(entry)}
+
+
+# The result fields a replacement carries forward in ``previous``.
+PREVIOUS_FIELDS = ("key", "task_id", "video_url", "output", "last_frame", "seed", "usage",
+                   "revised_prompt", "created_at")
+
+
+def previous_of(old: LockEntry | None) -> Mapping[str, Any] | None:
+    """What a new attempt for a job keeps of ``old``: its paid result when it has
+    one, else whatever ``old`` itself kept."""
+    if old is None:
+        return None
+    if old.output is None and not (old.status == "succeeded" and old.task_id):
+        return old.previous
+    data = entry_to_dict(old)
+    return {k: data[k] for k in PREVIOUS_FIELDS if k in data}
 
 
 def asset_event(url: str, entry: AssetEntry) -> dict[str, Any]:
@@ -308,6 +332,8 @@ def event_problem(event: Any) -> str | None:
     """Why a journal event is not one seedrun writes; None when it is."""
     if type(event) is not dict or len(event) != 2 or "entry" not in event:
         return "not a journal event"
+    if type(event.get("job")) is str and event["entry"] is None:
+        return None
     if type(event.get("job")) is str:
         doc: dict[str, Any] = {"version": LOCK_VERSION, "jobs": {event["job"]: event["entry"]}}
     elif type(event.get("asset")) is str:
@@ -326,7 +352,10 @@ def fold(lock: Lock, events: Iterable[Mapping[str, Any]]) -> Lock:
     jobs = dict(lock.jobs)
     for ev in events:
         if "job" in ev:
-            jobs[ev["job"]] = entry_from_dict(ev["entry"])
+            if ev["entry"] is None:
+                jobs.pop(ev["job"], None)
+            else:
+                jobs[ev["job"]] = entry_from_dict(ev["entry"])
         elif "asset" in ev:
             assets[ev["asset"]] = AssetEntry(**ev["entry"])
     return Lock(assets, jobs)

@@ -101,7 +101,7 @@ async def test_apply_against_a_gateway_that_echoes_the_key(tmp_path: Path) -> No
     assert "Traceback" not in ran.output
     assert KEY not in ran.output
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert {p.name for p in files} >= {"spec.lock", "report.html", "good.mp4"}
+    assert {p.name for p in files} >= {"spec.lock", "spec.report.html", "good.mp4"}
     for path in files:  # lockfile, journal (if kept), report, outputs
         assert KEY.encode() not in path.read_bytes(), path
     assert ran.code == 1

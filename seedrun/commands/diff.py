@@ -7,9 +7,8 @@ import json
 
 from seedrun.diff import diff_locks, render_text
 from seedrun.errors import EXIT_JOBS_FAILED, EXIT_OK
-from seedrun.files import read_text
 from seedrun.gitfiles import find_lock, read_lock_arg, read_lock_at_head
-from seedrun.lockfile import Lock, loads
+from seedrun.lockfile import Lock
 from seedrun.markdown import diff_markdown
 
 HELP = "compare two lockfiles (paths or REV:path); no arguments: HEAD vs the working copy"
@@ -60,7 +59,7 @@ def _sides(args: argparse.Namespace) -> tuple[Lock, str, Lock, str]:
     if args.old is not None and args.new is not None:
         return read_lock_arg(args.old), args.old, read_lock_arg(args.new), args.new
     path = find_lock(args.lock)
-    new = loads(read_text(path, "lockfile"), str(path))
+    new = read_lock_arg(str(path))
     if args.old is not None:  # one side given: compare it with the working copy
         return read_lock_arg(args.old), args.old, new, str(path)
     old, label = read_lock_at_head(path)

@@ -9,10 +9,11 @@ from seedrun import plan as planner
 from seedrun.commands.render import check_select
 from seedrun.cost import estimate_tokens, usage_table
 from seedrun.files import default_lock_path, read_lock, read_spec
-from seedrun.lockfile import Lock, fold
+from seedrun.lockfile import Lock
 from seedrun.markdown import plan_markdown
+from seedrun.outputfiles import missing_outputs
 from seedrun.spec import Spec
-from seedrun.store import journal_path, read_journal
+from seedrun.store import current_lock
 
 HELP = "show what apply would do for each job, and what it may cost; no network"
 
@@ -40,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def read_lock_with_journal(path: Path) -> Lock:
     """The lockfile as a crashed or running apply left it, journal included; read only."""
-    return fold(read_lock(path), read_journal(journal_path(path)))
+    return current_lock(path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     select = tuple(args.select or ())
     check_select(spec.jobs, select)
     options = planner.Options(replace=tuple(args.replace or ()), select=select)
-    items = planner.plan(spec.jobs, lock, options)
+    items = planner.plan(spec.jobs, lock, options, missing=missing_outputs(lock, lock_path))
     counts = planner.counts(items)
     table = usage_table([lock, *(read_lock(Path(p)) for p in args.usage_from)])
     by_id = spec.by_id()

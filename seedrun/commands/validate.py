@@ -3,8 +3,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seedrun.files import read_spec
-from seedrun.hosts import check_spec_base_url
+from seedrun import preflight
+from seedrun.files import default_lock_path, read_spec
 
 HELP = "check a spec against the schema and lints; no network"
 
@@ -14,9 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = read_spec(Path(args.spec))
-    if spec.settings.base_url:  # the rule apply applies (config.resolve)
-        check_spec_base_url(spec.settings.base_url)
+    spec_path = Path(args.spec)
+    spec = read_spec(spec_path)
+    preflight.check(spec, spec_path, default_lock_path(spec_path))
     finals = sum(1 for j in spec.jobs if j.kind == "final")
     extra = f" ({finals} promoted from drafts)" if finals else ""
     print(f"{args.spec}: valid, {len(spec.jobs)} jobs{extra}")
