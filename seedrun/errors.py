@@ -124,3 +124,14 @@ class CreateAnswerUnreadable(CreateUnknown, BadResponse):
     A task was most likely created, so this is a ``CreateUnknown`` (never
     resubmit) as well as a ``BadResponse`` (the body is quoted in the message).
     """
+
+
+class DownloadRefused(DownloadError):
+    """A download seedrun will not make: a private address, too big, not http(s).
+
+    Never retried: another attempt would be refused the same way.
+    """
+
+
+class InvalidRequest(ApiError):
+    """A request seedrun cannot even build (a task id too long for a URL)."""
