@@ -34,6 +34,7 @@ class Settings:
     poll_min_interval: float = 1.0
     price_per_million_tokens: float | None = None
     budget_tokens: int | None = None
+    max_download_bytes: int | None = None  # None: the client's default cap
 
 
 @dataclass(frozen=True, eq=False, slots=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import trio
 
 from seedrun import preflight
-from seedrun.client import SeedanceClient
+from seedrun.client import MAX_DOWNLOAD_BYTES, SeedanceClient
 from seedrun.config import ApiConfig, resolve
 from seedrun.errors import (
     EXIT_INTERRUPTED,
@@ -109,6 +109,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--allow-outputs-outside",
         action="store_true",
         help="let the spec's outputs.dir lead out of its repository",
+    )
+    p.add_argument(
+        "--allow-private-downloads",
+        action="store_true",
+        help="let video URLs point at loopback, private or link-local addresses",
     )
     p.add_argument(
         "--sim-disk-space",
@@ -214,7 +219,11 @@ async def _apply(
     async with _api(api, sim_seconds, lock) as conf:
         pacer = Pacer(args.rps or settings.requests_per_second)
         async with SeedanceClient(
-            base_url=conf.base_url, api_key=conf.api_key, pacer=pacer
+            base_url=conf.base_url,
+            api_key=conf.api_key,
+            pacer=pacer,
+            max_download_bytes=settings.max_download_bytes or MAX_DOWNLOAD_BYTES,
+            allow_private_downloads=args.allow_private_downloads,
         ) as client:
             # Opened once the client exists: a bad base URL or key must not leave a
             # journal behind (the next run would fold it into an empty lockfile).
