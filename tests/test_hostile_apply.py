@@ -117,4 +117,9 @@ async def test_apply_against_a_gateway_that_echoes_the_key(tmp_path: Path) -> No
     assert jobs["good"].output is not None
     assert (tmp_path / jobs["good"].output.path).read_bytes() == VIDEO
     assert jobs["loop"].output is None
+    # Every unfinished job says why, in the summary and in the lockfile.
+    assert jobs["broken"].error is not None
+    assert jobs["broken"].error["code"] == "poll_failed"
+    assert f"queued   broken: {jobs['broken'].error['message']}" in ran.stdout
+    assert jobs["loop"].error is not None and jobs["loop"].error["code"] == "download_failed"
     assert f"cannot download {server.url}/loop: more than 5 redirects" in ran.stdout
