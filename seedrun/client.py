@@ -742,8 +742,8 @@ def _check_download_url(url: str, where: str, *, allow_private: bool) -> None:
     why = literal_host_problem(parsed.host, allow_private=allow_private)
     if why is not None:
         raise DownloadRefused(
-            f"refusing to download {where}: {parsed.host} is {why}; set "
-            "settings.allow_private_downloads to allow it"
+            f"refusing to download {where}: {parsed.host} is {why}; pass "
+            "--allow-private-downloads to apply to allow it"
         )
 
 

@@ -105,8 +105,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             if why is not None:
                 shown = host if literal is not None else f"{host} (resolves to {address})"
                 raise DownloadRefused(
-                    f"refusing to download from {shown}: {why}; set "
-                    "settings.allow_private_downloads to allow it"
+                    f"refusing to download from {shown}: {why}; pass "
+                    "--allow-private-downloads to apply to allow it"
                 )
         return found
 

@@ -542,7 +542,7 @@ async def test_a_public_api_refuses_downloads_from_a_name_on_link_local(
                 await client.download("http://meta.test/latest/meta-data", tmp_path / "v.mp4")
     assert str(info.value) == (
         "refusing to download from meta.test (resolves to 169.254.169.254): a link-local "
-        "address; set settings.allow_private_downloads to allow it"
+        "address; pass --allow-private-downloads to apply to allow it"
     )
     assert spy.connects == []
 
@@ -553,22 +553,22 @@ async def test_a_public_api_refuses_downloads_from_a_name_on_link_local(
         (
             "http://169.254.169.254/latest/meta-data?x=1",
             "refusing to download http://169.254.169.254/latest/meta-data: 169.254.169.254 is "
-            "a link-local address; set settings.allow_private_downloads to allow it",
+            "a link-local address; pass --allow-private-downloads to apply to allow it",
         ),
         (
             "http://localhost:9/v.mp4",
             "refusing to download http://localhost:9/v.mp4: localhost is a loopback address; "
-            "set settings.allow_private_downloads to allow it",
+            "pass --allow-private-downloads to apply to allow it",
         ),
         (
             "http://mixed.test/v.mp4",
             "refusing to download from mixed.test (resolves to 10.0.0.7): a private address; "
-            "set settings.allow_private_downloads to allow it",
+            "pass --allow-private-downloads to apply to allow it",
         ),
         (
             "http://v6.test/v.mp4",
             "refusing to download from v6.test (resolves to ::ffff:7f00:1): a loopback "
-            "address; set settings.allow_private_downloads to allow it",
+            "address; pass --allow-private-downloads to apply to allow it",
         ),
         ("file:///etc/passwd", "cannot download file:/etc/passwd: not an http(s) URL"),
     ],
@@ -633,7 +633,7 @@ async def test_a_redirect_to_a_private_address_is_refused_before_connecting(
                     await client.download("http://public.test/v.mp4", tmp_path / "v.mp4")
     assert str(info.value) == (
         "refusing to download from meta.test (resolves to 169.254.169.254): a link-local "
-        "address; set settings.allow_private_downloads to allow it"
+        "address; pass --allow-private-downloads to apply to allow it"
     )
     assert spy.connects == [("93.184.215.14", 80)]
     assert len(server.requests) == 1
