@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from importlib import resources
@@ -171,11 +171,16 @@ def loads(text: str, file: str) -> Lock:
         raise _syntax_error(text, file) from None
     except RecursionError:
         raise LockError(f"{file}: not a valid lockfile: {_too_deep()}") from None
-    deep = _too_deep_path(data)
-    if deep is not None:
-        at = _line_of(text, deep[:2])
-        top = ".".join(str(p) for p in deep[:2])
-        raise LockError(f"{file}:{at}: {top}: not a valid lockfile: {_too_deep()}")
+    except ValueError:  # Python's 4300-digit limit on int("...")
+        long = re.search(r"\d{4300}", text)
+        line = text.count("\n", 0, long.start()) + 1 if long else 1
+        raise LockError(f"{file}:{line}: not a valid lockfile: {_too_big()}") from None
+    found = _out_of_bounds(data)
+    if found is not None:
+        where, why = found
+        at = _line_of(text, where if why is _too_big else where[:2])
+        top = ".".join(str(p) for p in where[:2])
+        raise LockError(f"{file}:{at}: {top}: not a valid lockfile: {why()}")
     if data is None:
         return Lock()
     version = data.get("version") if isinstance(data, dict) else LOCK_VERSION
@@ -239,13 +244,23 @@ def _too_deep() -> str:
     return f"nesting is deeper than {limits.MAX_DEPTH} levels (see docs/limits.md)"
 
 
-def _too_deep_path(data: Any) -> list[Any] | None:
-    """The path to a value nested deeper than ``MAX_DEPTH``, without recursing."""
+def _too_big() -> str:
+    return f"integer too large (more than {limits.MAX_INT_BITS_IN_FILE} bits)"
+
+
+_MAX_INT = 1 << (limits.MAX_INT_BITS_IN_FILE - 1)
+
+
+def _out_of_bounds(data: Any) -> tuple[list[Any], Callable[[], str]] | None:
+    """The path to a value nested deeper than ``MAX_DEPTH`` or an integer past 64 bits,
+    and which of the two it is; found without recursing."""
     todo: list[tuple[Any, list[Any]]] = [(data, [])]
     while todo:
         value, path = todo.pop()
         if len(path) > limits.MAX_DEPTH:
-            return path
+            return path, _too_deep
+        if type(value) is int and not -_MAX_INT <= value < _MAX_INT:
+            return path, _too_big
         if isinstance(value, dict):
             todo.extend((v, [*path, k]) for k, v in value.items())
         elif isinstance(value, list):

@@ -166,3 +166,59 @@ def test_a_hostile_lockfile_cannot_print_a_workflow_command(
         assert "\x1b" not in out + err
         lines = (out + err).splitlines()
         assert not [ln for ln in lines if ln.lstrip().startswith("::")], argv
+
+
+# ---------------------------------------------------------------- hostile lockfiles, through the CLI
+
+KEY = "a" * 64
+_ENTRY = f"version: 1\njobs:\n  spin:\n    key: {KEY}\n    status: succeeded\n"
+_BOMB = "".join(
+    f"      l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9)
+)
+HOSTILE_LOCKS = {
+    "deep": (
+        _ENTRY + "    request: " + "[" * 200_000 + "]" * 200_000 + "\n",
+        "jobs.lock: not a valid lockfile: nesting is deeper than 64 levels (see docs/limits.md)",
+    ),
+    "bomb": (
+        _ENTRY + "    request:\n      l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + _BOMB,
+        "jobs.lock:8: not a valid lockfile: YAML aliases (*l0) are not allowed in a lockfile",
+    ),
+    "digits": (
+        _ENTRY + "    seed: " + "9" * 5000 + "\n",
+        "jobs.lock:6: not a valid lockfile: integer too large (more than 64 bits)",
+    ),
+    "wide": (
+        _ENTRY + f"    seed: {2**70}\n",
+        "jobs.lock:6: jobs.spin: not a valid lockfile: integer too large (more than 64 bits)",
+    ),
+    "cut": (
+        dumps(Lock({}, {"spin": LockEntry(KEY, "succeeded", task_id="t1")})).rsplit("\n", 3)[0],
+        "jobs.lock: truncated: the file ends at line 7 without its last line "
+        "`# end of lockfile`; restore it from git (`git checkout -- jobs.lock`) or a backup",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["status", "plan", "diff"])
+@pytest.mark.parametrize("case", sorted(HOSTILE_LOCKS))
+def test_hostile_lockfiles_are_one_line_errors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    command: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text, message = HOSTILE_LOCKS[case]
+    Path("jobs.lock").write_text(text)
+    Path("jobs.yaml").write_text("version: 1\njobs:\n  - name: spin\n    prompt: p\n")
+    Path("empty.lock").write_text(dumps(Lock()))
+    argv = {
+        "status": ["status", "--lock", "jobs.lock"],
+        "plan": ["plan", "jobs.yaml"],
+        "diff": ["diff", "empty.lock", "jobs.lock"],
+    }[command]
+    started = time.monotonic()
+    assert cli(capsys, *argv) == (2, "", f"seedrun: {message}\n")
+    assert time.monotonic() - started < 5
