@@ -168,7 +168,7 @@ def test_a_hostile_lockfile_cannot_print_a_workflow_command(
         assert not [ln for ln in lines if ln.lstrip().startswith("::")], argv
 
 
-# ---------------------------------------------------------------- hostile lockfiles, through the CLI
+# ---------------------------------------------------------------- hostile lockfiles (CLI)
 
 KEY = "a" * 64
 _ENTRY = f"version: 1\njobs:\n  spin:\n    key: {KEY}\n    status: succeeded\n"
