@@ -14,9 +14,11 @@ from __future__ import annotations
 
 # ---------------------------------------------------------------- files
 
-# Largest spec or lockfile read, in bytes. A 100,000-job lockfile is about 60 MB
-# of JSON request bodies, so lockfiles get more room than specs.
-MAX_SPEC_BYTES = 20_000_000
+# Largest spec or lockfile read, in bytes. A 10 MB spec (about 50,000 jobs written
+# out one by one; matrices make more from less) loads in a few seconds. A
+# 100,000-job lockfile is about 60 MB of JSON request bodies, so lockfiles get
+# more room: they are read by a line scanner at JSON speed.
+MAX_SPEC_BYTES = 10_000_000
 MAX_LOCK_BYTES = 200_000_000
 # Deepest nesting of mappings and sequences in a spec or a lockfile (each
 # ``{``/``[``/indented block is one level). seedrun's own data is under 10 deep;

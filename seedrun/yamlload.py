@@ -37,6 +37,7 @@ _FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 _MAX_INT = 1 << (limits.MAX_INT_BITS_IN_FILE - 1)
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_STR_TAG = "tag:yaml.org,2002:str"
 # A document may expand aliases to at most this many nodes (or ten times its own size).
 _MIN_NODE_BUDGET = 200_000
 
@@ -61,8 +62,9 @@ class Marks:
         return self.values.get((), (1, 1))
 
     def diag(self, path: Path, message: str, *, key: bool = False) -> Diagnostic:
+        """A diagnostic at ``path``; its message, which may quote the spec, on one safe line."""
         line, col = self.at(path, key=key)
-        return Diagnostic(self.file, line, col, format_path(path), message)
+        return Diagnostic(self.file, line, col, format_path(path), clean(message))
 
 
 def format_path(path: Path) -> str:
@@ -88,7 +90,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
         node = loader.get_single_node()
         if node is None:
             return None, marks
-        builder = _Builder(loader, marks, _count_nodes(node))
+        # Without a `*` anywhere there is no alias, so no budget to work out.
+        distinct = _count_nodes(node) if "*" in text else 0
+        builder = _Builder(loader, marks, distinct, unbounded="*" not in text)
         data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
         if exc.problem and "maximum nesting depth" in exc.problem and exc.problem_mark:
@@ -191,11 +195,13 @@ def _count_nodes(root: yaml.Node) -> int:
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, marks: Marks, distinct: int) -> None:
+    def __init__(
+        self, loader: yaml.SafeLoader, marks: Marks, distinct: int, *, unbounded: bool = False
+    ) -> None:
         self.loader = loader
         self.marks = marks
         self.problems: list[Diagnostic] = []
-        self.budget = max(_MIN_NODE_BUDGET, 10 * distinct)
+        self.budget = float("inf") if unbounded else max(_MIN_NODE_BUDGET, 10 * distinct)
         self.active: set[int] = set()  # nodes on the current path, to catch recursive aliases
 
     def problem(self, node: yaml.Node, path: Path, message: str) -> None:
@@ -228,8 +234,8 @@ class _Builder:
             self.active.discard(id(node))
 
     def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
-        if node.tag == _TIMESTAMP_TAG:
-            return node.value  # dates stay text: JSON has no date type
+        if node.tag == _STR_TAG or node.tag == _TIMESTAMP_TAG:
+            return node.value  # text as written (dates too: JSON has no date type)
         try:
             value = self.loader.construct_object(node, deep=True)
         except ValueError:  # Python's 4300-digit limit on int("...")

@@ -222,3 +222,23 @@ def test_hostile_lockfiles_are_one_line_errors(
     started = time.monotonic()
     assert cli(capsys, *argv) == (2, "", f"seedrun: {message}\n")
     assert time.monotonic() - started < 5
+
+
+def test_a_matrix_value_cannot_make_plan_print_a_workflow_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("jobs.yaml").write_text(
+        'version: 1\njobs:\n  - name: a\n    prompt: "{{ look }}"\n'
+        '    matrix: {look: ["\\n::error file=x::boom", "\\r::warning::w"]}\n'
+    )
+    code, out, err = cli(capsys, "plan", "jobs.yaml")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "jobs.yaml:5:21: jobs[0].matrix.look[0]: the matrix value '\\n::error file=x::boom' "
+        "contains a control character (\\n); names and matrix values are printed to terminals "
+        "and CI logs",
+        "jobs.yaml:5:47: jobs[0].matrix.look[1]: the matrix value '\\r::warning::w' contains a "
+        "control character (\\r); names and matrix values are printed to terminals and CI logs",
+        "seedrun: 2 errors in spec",
+    ]
