@@ -38,7 +38,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
-from jinja2.runtime import LoopContext
+from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
@@ -139,7 +139,9 @@ def size_of(value: Any, limit: int = limits.MAX_SIZE) -> int:
     """
     memo: dict[int, int] = {}
     total = _measure(value, memo)
-    _spend(len(memo))
+    # Walking the containers is work, and so is whatever is done with the value:
+    # a unit per hundred characters or items keeps big strings from being free.
+    _spend(len(memo) + total // 100)
     if total > limit:
         raise LimitReached(f"a value of more than {limit:,} characters or items")
     return total
@@ -429,6 +431,7 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 
 
 _F = Callable[..., Any]
+_MACRO_CALL = 10
 
 
 def _free(func: _F) -> _F:
@@ -454,13 +457,14 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         # Macro bodies and `{% set %}` blocks collect their output in a list first.
         parts = list(parts)
         total = sum(map(len, parts))
-        _spend(len(parts))
+        _spend(len(parts) + total // 100)
         if total > limits.MAX_OUTPUT:
             raise LimitReached(f"output of more than {limits.MAX_OUTPUT:,} characters")
         return "".join(parts)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _spend(1)
+        # A macro call (a new frame, its own output buffer) costs jinja2 a few microseconds.
+        _spend(_MACRO_CALL if isinstance(__obj, Macro | LoopContext) else 1)
         if isinstance(__obj, LoopContext) and args:  # a recursive loop's next level
             args = (_counted(iter(args[0])), *args[1:])
         elif not getattr(__obj, "seedrun_check_free", False):
