@@ -339,3 +339,12 @@ def test_a_request_nested_deep_is_refused(deep: int) -> None:
         # past libyaml's own limit of 1000, its own error is reworded
         "jobs.lock: not a valid lockfile: nesting is deeper than 64 levels (see docs/limits.md)",
     )
+
+
+def test_a_huge_bad_value_is_quoted_short() -> None:
+    with pytest.raises(LockError) as info:
+        loads("9" * 4000 + "[" * 10 + "\n", "jobs.lock")
+    assert str(info.value) == (
+        "jobs.lock:1: (top level): not a valid lockfile: '" + "9" * 199 + " … "
+        + "9" * 45 + "[[[[[[[[[[' is not of type 'object'"
+    )
