@@ -30,7 +30,7 @@ import yaml
 
 from seedrun import limits, lockcodec
 from seedrun.errors import LockError
-from seedrun.safetext import clean
+from seedrun.safetext import clean, short
 from seedrun.yamlload import syntax_error
 
 LOCK_VERSION = 1
@@ -201,8 +201,8 @@ def loads(text: str, file: str) -> Lock:
             known = err.schema.get("properties") or {}
             where += [k for k in err.instance if k not in known][:1]  # point at the stray key
         line = _line_of(text, where)
-        why = _short(err.message)
-        raise LockError(f"{file}:{line}: {clean(path)}: not a valid lockfile: {why}")
+        reason = short(err.message, 300)  # jsonschema quotes the bad value whole
+        raise LockError(f"{file}:{line}: {clean(path)}: not a valid lockfile: {reason}")
     assets = {u: AssetEntry(**a) for u, a in (data.get("assets") or {}).items()}
     jobs = {j: entry_from_dict(e) for j, e in (data.get("jobs") or {}).items()}
     return Lock(assets, jobs)
@@ -244,12 +244,6 @@ def _refuse_aliases(text: str, file: str) -> None:
 
 def _too_deep() -> str:
     return f"nesting is deeper than {limits.MAX_DEPTH} levels (see docs/limits.md)"
-
-
-def _short(message: str, limit: int = 300) -> str:
-    """jsonschema quotes the bad value whole: keep a message about it to one short line."""
-    message = clean(message)
-    return message if len(message) <= limit else f"{message[:200]} … {message[-80:]}"
 
 
 def _too_big() -> str:

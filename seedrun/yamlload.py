@@ -29,7 +29,7 @@ import yaml
 
 from seedrun import limits
 from seedrun.errors import Diagnostic, SpecError
-from seedrun.safetext import clean
+from seedrun.safetext import clean, short
 
 Path = tuple[str | int, ...]
 
@@ -64,7 +64,7 @@ class Marks:
     def diag(self, path: Path, message: str, *, key: bool = False) -> Diagnostic:
         """A diagnostic at ``path``; its message, which may quote the spec, on one safe line."""
         line, col = self.at(path, key=key)
-        return Diagnostic(self.file, line, col, format_path(path), clean(message))
+        return Diagnostic(self.file, line, col, format_path(path), short(message))
 
 
 def format_path(path: Path) -> str:

@@ -345,6 +345,6 @@ def test_a_huge_bad_value_is_quoted_short() -> None:
     with pytest.raises(LockError) as info:
         loads("9" * 4000 + "[" * 10 + "\n", "jobs.lock")
     assert str(info.value) == (
-        "jobs.lock:1: (top level): not a valid lockfile: '" + "9" * 199 + " … "
-        + "9" * 45 + "[[[[[[[[[[' is not of type 'object'"
+        "jobs.lock:1: (top level): not a valid lockfile: '" + "9" * 147 + " … "
+        + "9" * 113 + "[[[[[[[[[[' is not of type 'object'"
     )
