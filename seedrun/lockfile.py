@@ -31,7 +31,7 @@ import yaml
 from seedrun import limits, lockcodec
 from seedrun.errors import LockError
 from seedrun.safetext import clean, short
-from seedrun.yamlload import syntax_error
+from seedrun.yamlload import CONFLICT_MARKER, syntax_error
 
 LOCK_VERSION = 1
 STATUSES = ("queued", "running", "succeeded", "failed", "blocked", "unknown", "cancelled")
@@ -208,12 +208,9 @@ def loads(text: str, file: str) -> Lock:
     return Lock(assets, jobs)
 
 
-_CONFLICT = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |\r?$)", re.M)
-
-
 def _check_whole(text: str, file: str) -> None:
     """Refuse a file with git conflict markers, or one cut short before its end line."""
-    conflict = _CONFLICT.search(text)
+    conflict = CONFLICT_MARKER.search(text)
     if conflict is not None:
         line = text.count("\n", 0, conflict.start()) + 1
         rel = file if os.path.isabs(file) or file.startswith(("./", "../")) else f"./{file}"

@@ -22,6 +22,7 @@ parser gave up.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ _MAX_INT = 1 << (limits.MAX_INT_BITS_IN_FILE - 1)
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _STR_TAG = "tag:yaml.org,2002:str"
+# A line git writes into a file it could not merge: <<<<<<<, |||||||, =======, >>>>>>>.
+CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |\r?$)", re.M)
 # A document may expand aliases to at most this many nodes (or ten times its own size).
 _MIN_NODE_BUDGET = 200_000
 
@@ -100,6 +103,14 @@ def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
             raise SpecError(
                 [Diagnostic(file, mark.line + 1, mark.column + 1, "", _too_deep())]
             ) from None
+        conflict = CONFLICT_MARKER.search(text)
+        if conflict is not None:  # the YAML error is a symptom: name the cause
+            line = text.count("\n", 0, conflict.start()) + 1
+            message = (
+                f"unresolved git conflict markers ({conflict.group(1)}); resolve the merge "
+                "conflict in this file first"
+            )
+            raise SpecError([Diagnostic(file, line, 1, "", message)]) from None
         line, col, message = syntax_error(text) or (1, 1, "invalid YAML")
         problem = f"YAML syntax error: {message}"
         raise SpecError([Diagnostic(file, line, col, "", problem)]) from None

@@ -74,8 +74,9 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> None:
         assert len(line) < 5_000, line[:200]
 
 
+# SEEDRUN_FUZZ_EXAMPLES=2000 for a longer hunt; the suite's default keeps it to seconds.
 _SETTINGS = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("SEEDRUN_FUZZ_EXAMPLES", "60")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
