@@ -31,7 +31,8 @@ def read_text(path: Path, what: str) -> str:
             check_size(os.fstat(f.fileno()).st_size, str(path), what)
             data = f.read()
         check_size(len(data), str(path), what)  # it may have grown while read
-        return data.decode("utf-8")
+        # As text mode reads it: \r\n and \r are \n, so a checkout's line ends change nothing.
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
     except IsADirectoryError:

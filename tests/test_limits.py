@@ -242,3 +242,10 @@ def test_a_matrix_value_cannot_make_plan_print_a_workflow_command(
         "control character (\\r); names and matrix values are printed to terminals and CI logs",
         "seedrun: 2 errors in spec",
     ]
+
+
+def test_windows_line_ends_read_as_before(tmp_path: Path) -> None:
+    from seedrun.files import read_text
+
+    (tmp_path / "a.yaml").write_bytes(b"version: 1\r\njobs: []\r\nold: mac\r")
+    assert read_text(tmp_path / "a.yaml", "spec") == "version: 1\njobs: []\nold: mac\n"
