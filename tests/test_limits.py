@@ -16,6 +16,7 @@ import pytest
 from seedrun import limits
 from seedrun.cli import main
 from seedrun.errors import SpecError
+from seedrun.files import read_text
 from seedrun.lockfile import Lock, LockEntry, dumps
 from seedrun.spec import load_spec
 
@@ -245,7 +246,5 @@ def test_a_matrix_value_cannot_make_plan_print_a_workflow_command(
 
 
 def test_windows_line_ends_read_as_before(tmp_path: Path) -> None:
-    from seedrun.files import read_text
-
     (tmp_path / "a.yaml").write_bytes(b"version: 1\r\njobs: []\r\nold: mac\r")
     assert read_text(tmp_path / "a.yaml", "spec") == "version: 1\njobs: []\nold: mac\n"
