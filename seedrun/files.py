@@ -28,11 +28,11 @@ def check_size(size: int, where: str, what: str) -> None:
 def read_text(path: Path, what: str) -> str:
     try:
         with path.open("rb") as f:
-            # Read one byte past the limit: a file that grows while read is caught too.
-            data = f.read(size_limit(what) + 1)
-            if len(data) > size_limit(what):
-                check_size(max(len(data), os.fstat(f.fileno()).st_size), str(path), what)
-        return data.decode("utf-8")
+            check_size(os.fstat(f.fileno()).st_size, str(path), what)
+            data = f.read()
+        check_size(len(data), str(path), what)  # it may have grown while read
+        # As text mode reads it: \r\n and \r are \n, so a checkout's line ends change nothing.
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
     except IsADirectoryError:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from importlib import resources
@@ -30,7 +30,8 @@ import yaml
 
 from seedrun import limits, lockcodec
 from seedrun.errors import LockError
-from seedrun.yamlload import syntax_error
+from seedrun.safetext import clean, short
+from seedrun.yamlload import CONFLICT_MARKER, syntax_error
 
 LOCK_VERSION = 1
 STATUSES = ("queued", "running", "succeeded", "failed", "blocked", "unknown", "cancelled")
@@ -175,11 +176,16 @@ def loads(text: str, file: str) -> Lock:
         raise _syntax_error(text, file) from None
     except RecursionError:
         raise LockError(f"{file}: not a valid lockfile: {_too_deep()}") from None
-    deep = _too_deep_path(data)
-    if deep is not None:
-        at = _line_of(text, deep[:2])
-        top = ".".join(str(p) for p in deep[:2])
-        raise LockError(f"{file}:{at}: {top}: not a valid lockfile: {_too_deep()}")
+    except ValueError:  # Python's 4300-digit limit on int("...")
+        long = re.search(r"\d{4300}", text)
+        line = text.count("\n", 0, long.start()) + 1 if long else 1
+        raise LockError(f"{file}:{line}: not a valid lockfile: {_too_big()}") from None
+    found = _out_of_bounds(data)
+    if found is not None:
+        where, why = found
+        at = _line_of(text, where if why is _too_big else where[:2])
+        top = ".".join(str(p) for p in where[:2])
+        raise LockError(f"{file}:{at}: {top}: not a valid lockfile: {why()}")
     if data is None:
         return Lock()
     version = data.get("version") if isinstance(data, dict) else LOCK_VERSION
@@ -199,18 +205,16 @@ def loads(text: str, file: str) -> Lock:
             known = err.schema.get("properties") or {}
             where += [k for k in err.instance if k not in known][:1]  # point at the stray key
         line = _line_of(text, where)
-        raise LockError(f"{file}:{line}: {path}: not a valid lockfile: {err.message}")
+        reason = short(err.message, 300)  # jsonschema quotes the bad value whole
+        raise LockError(f"{file}:{line}: {clean(path)}: not a valid lockfile: {reason}")
     assets = {u: AssetEntry(**a) for u, a in (data.get("assets") or {}).items()}
     jobs = {j: entry_from_dict(e) for j, e in (data.get("jobs") or {}).items()}
     return Lock(assets, jobs)
 
 
-_CONFLICT = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |\r?$)", re.M)
-
-
 def _check_whole(text: str, file: str) -> None:
     """Refuse a file with git conflict markers, or one cut short before its end line."""
-    conflict = _CONFLICT.search(text)
+    conflict = CONFLICT_MARKER.search(text)
     if conflict is not None:
         line = text.count("\n", 0, conflict.start()) + 1
         rel = file if os.path.isabs(file) or file.startswith(("./", "../")) else f"./{file}"
@@ -243,13 +247,23 @@ def _too_deep() -> str:
     return f"nesting is deeper than {limits.MAX_DEPTH} levels (see docs/limits.md)"
 
 
-def _too_deep_path(data: Any) -> list[Any] | None:
-    """The path to a value nested deeper than ``MAX_DEPTH``, without recursing."""
+def _too_big() -> str:
+    return f"integer too large (more than {limits.MAX_INT_BITS_IN_FILE} bits)"
+
+
+_MAX_INT = 1 << (limits.MAX_INT_BITS_IN_FILE - 1)
+
+
+def _out_of_bounds(data: Any) -> tuple[list[Any], Callable[[], str]] | None:
+    """The path to a value nested deeper than ``MAX_DEPTH`` or an integer past 64 bits,
+    and which of the two it is; found without recursing."""
     todo: list[tuple[Any, list[Any]]] = [(data, [])]
     while todo:
         value, path = todo.pop()
         if len(path) > limits.MAX_DEPTH:
-            return path
+            return path, _too_deep
+        if type(value) is int and not -_MAX_INT <= value < _MAX_INT:
+            return path, _too_big
         if isinstance(value, dict):
             todo.extend((v, [*path, k]) for k, v in value.items())
         elif isinstance(value, list):

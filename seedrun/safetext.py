@@ -66,3 +66,13 @@ def json_text(text: str) -> str:
 
 # JSON escapes C0 controls inside strings itself; raw ones are its own layout.
 _RAW_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def short(text: str, limit: int = 1_000) -> str:
+    """``clean(text)``, its middle cut out when longer than ``limit``: a message that
+    quotes an untrusted value (a megabyte URL, say) stays a line a person can read."""
+    text = clean(text)
+    if len(text) <= limit:
+        return text
+    keep = (limit - 3) // 2
+    return f"{text[:keep]} … {text[-keep:]}"

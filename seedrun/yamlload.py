@@ -22,6 +22,7 @@ parser gave up.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ import yaml
 
 from seedrun import limits
 from seedrun.errors import Diagnostic, SpecError
-from seedrun.safetext import clean
+from seedrun.safetext import clean, short
 
 Path = tuple[str | int, ...]
 
@@ -37,6 +38,9 @@ _FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 _MAX_INT = 1 << (limits.MAX_INT_BITS_IN_FILE - 1)
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_STR_TAG = "tag:yaml.org,2002:str"
+# A line git writes into a file it could not merge: <<<<<<<, |||||||, =======, >>>>>>>.
+CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |\r?$)", re.M)
 # A document may expand aliases to at most this many nodes (or ten times its own size).
 _MIN_NODE_BUDGET = 200_000
 
@@ -61,8 +65,9 @@ class Marks:
         return self.values.get((), (1, 1))
 
     def diag(self, path: Path, message: str, *, key: bool = False) -> Diagnostic:
+        """A diagnostic at ``path``; its message, which may quote the spec, on one safe line."""
         line, col = self.at(path, key=key)
-        return Diagnostic(self.file, line, col, format_path(path), message)
+        return Diagnostic(self.file, line, col, format_path(path), short(message))
 
 
 def format_path(path: Path) -> str:
@@ -88,7 +93,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
         node = loader.get_single_node()
         if node is None:
             return None, marks
-        builder = _Builder(loader, marks, _count_nodes(node))
+        # Without a `*` anywhere there is no alias, so no budget to work out.
+        distinct = _count_nodes(node) if "*" in text else 0
+        builder = _Builder(loader, marks, distinct, unbounded="*" not in text)
         data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
         if exc.problem and "maximum nesting depth" in exc.problem and exc.problem_mark:
@@ -96,6 +103,14 @@ def load_yaml(text: str, file: str) -> tuple[Any, Marks]:
             raise SpecError(
                 [Diagnostic(file, mark.line + 1, mark.column + 1, "", _too_deep())]
             ) from None
+        conflict = CONFLICT_MARKER.search(text)
+        if conflict is not None:  # the YAML error is a symptom: name the cause
+            line = text.count("\n", 0, conflict.start()) + 1
+            message = (
+                f"unresolved git conflict markers ({conflict.group(1)}); resolve the merge "
+                "conflict in this file first"
+            )
+            raise SpecError([Diagnostic(file, line, 1, "", message)]) from None
         line, col, message = syntax_error(text) or (1, 1, "invalid YAML")
         problem = f"YAML syntax error: {message}"
         raise SpecError([Diagnostic(file, line, col, "", problem)]) from None
@@ -191,11 +206,13 @@ def _count_nodes(root: yaml.Node) -> int:
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, marks: Marks, distinct: int) -> None:
+    def __init__(
+        self, loader: yaml.SafeLoader, marks: Marks, distinct: int, *, unbounded: bool = False
+    ) -> None:
         self.loader = loader
         self.marks = marks
         self.problems: list[Diagnostic] = []
-        self.budget = max(_MIN_NODE_BUDGET, 10 * distinct)
+        self.budget = float("inf") if unbounded else max(_MIN_NODE_BUDGET, 10 * distinct)
         self.active: set[int] = set()  # nodes on the current path, to catch recursive aliases
 
     def problem(self, node: yaml.Node, path: Path, message: str) -> None:
@@ -228,8 +245,8 @@ class _Builder:
             self.active.discard(id(node))
 
     def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
-        if node.tag == _TIMESTAMP_TAG:
-            return node.value  # dates stay text: JSON has no date type
+        if node.tag == _STR_TAG or node.tag == _TIMESTAMP_TAG:
+            return node.value  # text as written (dates too: JSON has no date type)
         try:
             value = self.loader.construct_object(node, deep=True)
         except ValueError:  # Python's 4300-digit limit on int("...")

@@ -16,6 +16,7 @@ import pytest
 from seedrun import limits
 from seedrun.cli import main
 from seedrun.errors import SpecError
+from seedrun.files import read_text
 from seedrun.lockfile import Lock, LockEntry, dumps
 from seedrun.spec import load_spec
 
@@ -166,3 +167,84 @@ def test_a_hostile_lockfile_cannot_print_a_workflow_command(
         assert "\x1b" not in out + err
         lines = (out + err).splitlines()
         assert not [ln for ln in lines if ln.lstrip().startswith("::")], argv
+
+
+# ---------------------------------------------------------------- hostile lockfiles (CLI)
+
+KEY = "a" * 64
+_ENTRY = f"version: 1\njobs:\n  spin:\n    key: {KEY}\n    status: succeeded\n"
+_BOMB = "".join(
+    f"      l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9)
+)
+HOSTILE_LOCKS = {
+    "deep": (
+        _ENTRY + "    request: " + "[" * 200_000 + "]" * 200_000 + "\n",
+        "jobs.lock: not a valid lockfile: nesting is deeper than 64 levels (see docs/limits.md)",
+    ),
+    "bomb": (
+        _ENTRY + "    request:\n      l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + _BOMB,
+        "jobs.lock:8: not a valid lockfile: YAML aliases (*l0) are not allowed in a lockfile",
+    ),
+    "digits": (
+        _ENTRY + "    seed: " + "9" * 5000 + "\n",
+        "jobs.lock:6: not a valid lockfile: integer too large (more than 64 bits)",
+    ),
+    "wide": (
+        _ENTRY + f"    seed: {2**70}\n",
+        "jobs.lock:6: jobs.spin: not a valid lockfile: integer too large (more than 64 bits)",
+    ),
+    "cut": (
+        dumps(Lock({}, {"spin": LockEntry(KEY, "succeeded", task_id="t1")})).rsplit("\n", 3)[0],
+        "jobs.lock: truncated: the file ends at line 7 without its last line "
+        "`# end of lockfile`; restore it from git (`git checkout -- jobs.lock`) or a backup",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["status", "plan", "diff"])
+@pytest.mark.parametrize("case", sorted(HOSTILE_LOCKS))
+def test_hostile_lockfiles_are_one_line_errors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    command: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text, message = HOSTILE_LOCKS[case]
+    Path("jobs.lock").write_text(text)
+    Path("jobs.yaml").write_text("version: 1\njobs:\n  - name: spin\n    prompt: p\n")
+    Path("empty.lock").write_text(dumps(Lock()))
+    argv = {
+        "status": ["status", "--lock", "jobs.lock"],
+        "plan": ["plan", "jobs.yaml"],
+        "diff": ["diff", "empty.lock", "jobs.lock"],
+    }[command]
+    started = time.monotonic()
+    assert cli(capsys, *argv) == (2, "", f"seedrun: {message}\n")
+    assert time.monotonic() - started < 5
+
+
+def test_a_matrix_value_cannot_make_plan_print_a_workflow_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("jobs.yaml").write_text(
+        'version: 1\njobs:\n  - name: a\n    prompt: "{{ look }}"\n'
+        '    matrix: {look: ["\\n::error file=x::boom", "\\r::warning::w"]}\n'
+    )
+    code, out, err = cli(capsys, "plan", "jobs.yaml")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "jobs.yaml:5:21: jobs[0].matrix.look[0]: the matrix value '\\n::error file=x::boom' "
+        "contains a control character (\\n); names and matrix values are printed to terminals "
+        "and CI logs",
+        "jobs.yaml:5:47: jobs[0].matrix.look[1]: the matrix value '\\r::warning::w' contains a "
+        "control character (\\r); names and matrix values are printed to terminals and CI logs",
+        "seedrun: 2 errors in spec",
+    ]
+
+
+def test_windows_line_ends_read_as_before(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_bytes(b"version: 1\r\njobs: []\r\nold: mac\r")
+    assert read_text(tmp_path / "a.yaml", "spec") == "version: 1\njobs: []\nold: mac\n"

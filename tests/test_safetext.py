@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedrun.safetext import clean, guard, json_text, unsafe_char
+from seedrun.safetext import clean, guard, json_text, short, unsafe_char
 
 
 def test_clean_escapes_every_control_character_visibly() -> None:
@@ -41,3 +41,8 @@ def test_no_cleaned_or_guarded_text_starts_a_command_or_an_escape(text: str) -> 
     for out in (clean(text), guard(text)):
         assert "\x1b" not in out and "\r" not in out and "\x9b" not in out
     assert "\n" not in clean(text)
+
+
+def test_short_cuts_the_middle_of_a_long_value() -> None:
+    assert short("x" * 10 + "\n", 20) == "xxxxxxxxxx\\n"
+    assert short("a" * 50 + "b" * 50, 21) == "a" * 9 + " … " + "b" * 9

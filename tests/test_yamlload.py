@@ -160,3 +160,11 @@ def test_integers_longer_than_64_bits_are_refused(number: str) -> None:
     assert errors(f"n: {number}\nok: 9223372036854775807\n") == [
         "s.yaml:1:4: n: integer too large (more than 64 bits)"
     ]
+
+
+def test_conflict_markers_in_a_spec_are_named() -> None:
+    text = "version: 1\n<<<<<<< HEAD\njobs: []\n=======\njobs: [a]\n>>>>>>> b\n"
+    assert errors(text) == [
+        "s.yaml:2:1: unresolved git conflict markers (<<<<<<<); resolve the merge conflict "
+        "in this file first"
+    ]
