@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seedrun.errors import ConfigError
+from seedrun.localfiles import DiskFiles
 from seedrun.lockfile import Lock, loads
 from seedrun.spec import Spec, load_spec
 
@@ -23,7 +24,8 @@ def read_text(path: Path, what: str) -> str:
 
 
 def read_spec(path: Path) -> Spec:
-    return load_spec(read_text(path, "spec"), str(path))
+    # The local files it names are read, checked and hashed here, in the shell.
+    return load_spec(read_text(path, "spec"), str(path), DiskFiles(path))
 
 
 def default_lock_path(spec_path: Path) -> Path:

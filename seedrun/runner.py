@@ -30,6 +30,7 @@ import trio
 
 from seedrun import plan as planner
 from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS, TERMINAL_STATES
+from seedrun.bucket_outputs import BucketOutputs
 from seedrun.client import SeedanceClient
 from seedrun.cost import estimate_tokens, shape_of_job, spent_tokens, total_tokens, usage_table
 from seedrun.errors import (
@@ -37,9 +38,11 @@ from seedrun.errors import (
     AuthError,
     CreateUnknown,
     DownloadError,
+    StorageError,
     TaskNotFound,
     UrlExpired,
 )
+from seedrun.localrefs import is_file_ref
 from seedrun.lockfile import (
     IN_FLIGHT,
     AssetEntry,
@@ -54,6 +57,7 @@ from seedrun.requests import Slot, fill_slots
 from seedrun.spec import Job, Spec
 from seedrun.store import Journal
 from seedrun.tracker import Tracker
+from seedrun.uploads import Uploader, scrub
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +137,8 @@ class Runner:
         options: RunOptions,
         reporter: Reporter | None = None,
         clock: Callable[[], float] = trio.current_time,
+        uploads: Uploader | None = None,
+        bucket: BucketOutputs | None = None,
     ) -> None:
         self.spec = spec
         self.jobs = jobs
@@ -170,6 +176,9 @@ class Runner:
         self._usage: dict[tuple[Any, ...], list[int]] | None = None
         self._probes: dict[tuple[Any, ...], tuple[str, trio.Event]] = {}
         self._moderation_errors: dict[str, str] = {}
+        self.uploads = uploads  # local images -> fetchable URLs (seedrun.uploads)
+        self.bucket = bucket  # outputs kept in a bucket (seedrun.bucket_outputs)
+        self._upload_errors: dict[str, str] = {}
         self.items = planner.plan(
             jobs,
             lock,
@@ -186,6 +195,8 @@ class Runner:
     async def run(self) -> Outcome:
         """Run every job to its end (or to Ctrl-C / a fatal error)."""
         by_id = {j.id: j for j in self.jobs}
+        if not await self._stores_ready(by_id):
+            return self.outcome
         async with trio.open_nursery() as outer:
             outer.start_soon(self.tracker.run)
             with trio.CancelScope() as scope:
@@ -209,6 +220,42 @@ class Runner:
                 if url not in self.lock.assets and url not in needed:
                     needed.append(url)
         return needed
+
+    async def _stores_ready(self, by_id: Mapping[str, Job]) -> bool:
+        """A bucket that refuses the credentials stops the run before anything is paid."""
+        refs = [
+            s.ref
+            for item in self.items
+            if item.action in planner.CREATES
+            for s in by_id[item.id].slots
+        ]
+        try:
+            if self.uploads is not None and self.uploads.needed(refs):
+                await self.uploads.check()
+            if self.bucket is not None and self.options.download and self.items:
+                await self.bucket.check()
+        except StorageError as exc:
+            self.stop(exc.message)
+            return False
+        return True
+
+    async def _upload(self, ref: str) -> str | None:
+        """The URL of a local image, uploaded first; None after a failure (remembered)."""
+        if self.uploads is None:
+            self._upload_errors[ref] = "no uploads bucket is configured"
+            return None
+        try:
+            return await self.uploads.url(ref)
+        except StorageError as exc:
+            self._upload_errors[ref] = exc.message
+            if exc.fatal:
+                self.stop(exc.message)
+            else:
+                self.reporter.note(exc.message)
+            return None
+
+    def _name(self, ref: str) -> str:
+        return self.uploads.name(ref) if self.uploads is not None else ref
 
     def stop(self, reason: str) -> None:
         """Stop all work; creates in flight still return and are recorded."""
@@ -269,14 +316,21 @@ class Runner:
     async def _moderate(self, url: str) -> None:
         try:
             async with self._moderations:
+                source = url
+                if is_file_ref(url):  # a local image: uploaded first, then moderated
+                    uploaded = await self._upload(url)
+                    if uploaded is None:
+                        return
+                    source = uploaded
                 try:
-                    result = (await self.client.moderate([url])).get(url)
+                    result = (await self.client.moderate([source])).get(source)
                 except AuthError as exc:
                     self.stop(str(exc))
                     return
                 except ApiError as exc:
-                    self._moderation_errors[url] = exc.message
-                    self.reporter.note(f"moderation of {url} failed: {exc}")
+                    message = scrub(exc.message, self.uploads)
+                    self._moderation_errors[url] = message
+                    self.reporter.note(f"moderation of {self._name(url)} failed: {message}")
                     return
                 if result is None:
                     return
@@ -351,20 +405,31 @@ class Runner:
                 if slot.ref in self._moderation_done:
                     await self._moderation_done[slot.ref].wait()
                 asset = self.lock.assets.get(slot.ref)
+                if asset is None and slot.ref in self._upload_errors:
+                    self._not_uploaded(job, slot.ref)
+                    return None
                 if asset is None:
                     await self._fail(
                         job,
                         "moderation_error",
-                        f"asset {slot.ref} could not be moderated "
+                        f"asset {self._name(slot.ref)} could not be moderated "
                         f"({self._moderation_errors.get(slot.ref, 'no answer')}); run again",
                     )
                     return None
                 if not asset.passed or not asset.asset_url:
                     await self._block(
-                        job, f"asset {slot.ref} failed moderation: {asset.reason or 'rejected'}"
+                        job,
+                        f"asset {self._name(slot.ref)} failed moderation: "
+                        f"{asset.reason or 'rejected'}",
                     )
                     return None
                 values[slot.ref] = asset.asset_url
+            elif slot.kind == "file":
+                url = await self._upload(slot.ref)
+                if url is None:
+                    self._not_uploaded(job, slot.ref)
+                    return None
+                values[slot.ref + "#file"] = url
             elif slot.kind == "draft_task":
                 src = self.lock.jobs[slot.ref]
                 values[slot.ref + "#task"] = src.task_id or ""
@@ -382,6 +447,12 @@ class Runner:
                 values[slot.ref + "#frame"] = url
         return values
 
+    def _not_uploaded(self, job: Job, ref: str) -> None:
+        """Nothing was sent for the job, so nothing is recorded: a later apply goes on."""
+        self.outcome.undone.append(job.id)
+        why = self._upload_errors.get(ref, "upload failed")
+        self._finish(job, "pending", f"{why}; nothing was created, run apply again")
+
     async def _fresh_last_frame(self, source_id: str) -> str | None:
         src = self.lock.jobs[source_id]
         if source_id in self._fresh and src.last_frame_url:
@@ -397,7 +468,9 @@ class Runner:
 
     def _fill(self, job: Job, values: Mapping[str, str]) -> dict[str, Any]:
         def value_for(slot: Slot) -> str:
-            suffix = {"asset": "", "draft_task": "#task", "last_frame": "#frame"}[slot.kind]
+            suffix = {"asset": "", "draft_task": "#task", "last_frame": "#frame", "file": "#file"}[
+                slot.kind
+            ]
             return values[slot.ref + suffix]
 
         body = fill_slots(job.body, job.slots, value_for)
@@ -437,7 +510,8 @@ class Runner:
             status="unknown",
             api=job.api,
             kind=job.kind,
-            request=body,
+            # A presigned upload URL is a bearer credential: the lock keeps its stand-in.
+            request=self.uploads.redact(body) if self.uploads is not None else body,
             error={
                 "code": "create_in_flight",
                 "message": "the create request was in flight when the run stopped; "
@@ -673,10 +747,10 @@ class Runner:
                     ref, entry = await self._download(job, entry, "last_frame", ".png")
                     entry = entry.with_(last_frame=ref)
                     await self._record(job, entry)
-            except (DownloadError, ApiError, OSError) as exc:
+            except (DownloadError, ApiError, OSError, StorageError) as exc:
                 # OSError: the outputs folder cannot be written (full, read-only, a file
                 # in the way). One job's file, not a reason to crash the whole run.
-                why = exc.message if isinstance(exc, ApiError) else str(exc)
+                why = exc.message if isinstance(exc, ApiError | StorageError) else str(exc)
                 self.outcome.undone.append(job.id)
                 self._finish(job, "succeeded", f"download failed: {why}; run apply again to retry")
                 return
@@ -700,6 +774,8 @@ class Runner:
                 if not url:
                     raise DownloadError(f"task {entry.task_id} gives no {what} URL")
             try:
+                if self.bucket is not None:  # kept in a bucket, not on this machine
+                    return await self.bucket.save(self.client, url, name), entry
                 got = await self.client.download(url, dest)
                 break
             except UrlExpired:

@@ -1,0 +1,87 @@
+"""Videos and last frames kept in a bucket: ``outputs.dir: s3://bucket/prefix``.
+
+A CI runner's files vanish with it; a bucket keeps what was paid for. Each
+output is fetched with the client's download (sha256 computed on the way,
+length verified, into a private temporary folder), then put in the bucket
+under the same name it would have on disk. The store checks the bytes against
+that sha256 (``ChecksumSHA256``) and seedrun reads the object's size and
+recorded sha256 back before the lockfile records ``s3://bucket/prefix/name``.
+
+An object already there with the same sha256 is not sent again (a run that
+stopped between the upload and the record). ``status --verify`` compares the
+objects with the lockfile; the report links to them through ``url``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import trio
+
+from seedrun.campaign import Bucket, Spec
+from seedrun.client import SeedanceClient
+from seedrun.errors import StorageError
+from seedrun.lockfile import FileRef
+from seedrun.storage import ObjectInfo, S3Storage, Storage, split_s3_url
+
+CONTENT_TYPES = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg"}
+
+
+def is_bucket_url(text: str) -> bool:
+    return text.startswith("s3://")
+
+
+def bucket_outputs_for(spec: Spec) -> BucketOutputs | None:
+    """The bucket of ``outputs.dir: s3://...``, with the endpoint of ``settings.uploads``."""
+    if not is_bucket_url(spec.outputs_dir):
+        return None
+    up = spec.settings.uploads or Bucket(url=spec.outputs_dir)
+    same = split_s3_url(up.url)[0] == split_s3_url(spec.outputs_dir)[0]
+    settings = replace(
+        up, url=spec.outputs_dir, public_base_url=up.public_base_url if same else None
+    )
+    return BucketOutputs(S3Storage(settings))
+
+
+class BucketOutputs:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.uploaded = 0
+        self.skipped = 0
+
+    async def check(self) -> None:
+        await trio.to_thread.run_sync(self.storage.check)
+
+    async def save(self, client: SeedanceClient, url: str, name: str) -> FileRef:
+        """Download ``url`` and keep it in the bucket as ``name``; the lockfile's record."""
+        with tempfile.TemporaryDirectory(prefix="seedrun-out-") as tmp:
+            got = await client.download(url, Path(tmp) / name)
+            have = await trio.to_thread.run_sync(self.storage.stat, name)
+            if have is not None and have.sha256 == got.sha256 and have.bytes == got.bytes:
+                self.skipped += 1
+            else:
+                suffix = Path(name).suffix.lower()
+                await trio.to_thread.run_sync(
+                    lambda: self.storage.put_file(
+                        name,
+                        Path(got.path),
+                        sha256=got.sha256,
+                        content_type=CONTENT_TYPES.get(suffix, "application/octet-stream"),
+                    )
+                )
+                have = await trio.to_thread.run_sync(self.storage.stat, name)
+                _verify(self.storage.describe(name), have, got.sha256, got.bytes)
+                self.uploaded += 1
+        return FileRef(self.storage.describe(name), got.sha256, got.bytes)
+
+
+def _verify(where: str, have: ObjectInfo | None, sha256: str, size: int) -> None:
+    if have is None:
+        raise StorageError(f"{where}: the object is missing right after its upload")
+    if have.bytes != size or (have.sha256 is not None and have.sha256 != sha256):
+        raise StorageError(
+            f"{where}: the stored object ({have.bytes} bytes) differs from the "
+            f"download ({size} bytes, sha256 {sha256[:12]})"
+        )
