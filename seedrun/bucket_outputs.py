@@ -15,6 +15,7 @@ objects with the lockfile; the report links to them through ``url``.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,6 +44,58 @@ def bucket_outputs_for(spec: Spec) -> BucketOutputs | None:
         up, url=spec.outputs_dir, public_base_url=up.public_base_url if same else None
     )
     return BucketOutputs(S3Storage(settings))
+
+
+def _root_storage(spec: Spec | None, s3_url: str) -> tuple[S3Storage, str]:
+    """A storage at the bucket's root for ``s3://bucket/key``, and the key."""
+    name, key = split_s3_url(s3_url)
+    up = spec.settings.uploads if spec is not None else None
+    same = up is not None and split_s3_url(up.url)[0] == name
+    settings = Bucket(
+        url=f"s3://{name}",
+        endpoint_url=up.endpoint_url if up else None,
+        region=up.region if up else None,
+        public_base_url=up.public_base_url if up and same else None,
+        presign_seconds=up.presign_seconds if up else Bucket.presign_seconds,
+    )
+    return S3Storage(settings), key
+
+
+def links(spec: Spec, refs: Iterable[FileRef]) -> dict[str, str]:
+    """Report links of the outputs kept in a bucket: public or presigned URLs.
+
+    Presigning is local (no request); without credentials there are no links.
+    """
+    out: dict[str, str] = {}
+    stores: dict[str, tuple[S3Storage, str]] = {}
+    for ref in refs:
+        if not is_bucket_url(ref.path):
+            continue
+        try:
+            name = split_s3_url(ref.path)[0]
+            if name not in stores:
+                stores[name] = _root_storage(spec, f"s3://{name}")
+            storage = stores[name][0]
+            out[ref.path] = storage.url(split_s3_url(ref.path)[1])
+        except StorageError:
+            continue
+    return out
+
+
+MISSING = "missing"
+
+
+def verify(spec: Spec | None, ref: FileRef) -> str:
+    """Empty when the object's bytes match ``ref``; MISSING when absent; else why not."""
+    storage, key = _root_storage(spec, ref.path)
+    have = storage.digest(key)
+    if have is None:
+        return MISSING
+    if have.bytes != ref.bytes:
+        return f"{have.bytes} bytes, lockfile says {ref.bytes}"
+    if have.sha256 != ref.sha256:
+        return f"sha256 {(have.sha256 or '')[:12]}, lockfile says {ref.sha256[:12]}"
+    return ""
 
 
 class BucketOutputs:

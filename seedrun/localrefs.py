@@ -85,3 +85,36 @@ class NoFiles:
 
     def table(self, written: str) -> Table | str:
         return "local files need the spec to be read from a file"
+
+
+def refs_in(value: object, approved: dict[str, str]) -> set[str]:
+    """Stand-ins in a recorded request; an ``asset://`` URL counts as the image it approved."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if is_file_ref(v):
+                found.add(v)
+            elif v in approved:
+                found.add(approved[v])
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return found
+
+
+def image_change(old: set[str], new: set[str], names: dict[str, str]) -> str | None:
+    """Why a job's key changed, when its local images did: ``image a.png changed (...)``."""
+    gone, added = sorted(old - new), sorted(new - old)
+    if not added:
+        return None
+    shown = ", ".join(names.get(r, r) for r in added)
+    if len(gone) == len(added) == 1:
+        return f"image {shown} changed ({_short(gone[0])} -> {_short(added[0])})"
+    return f"image{'s' if len(added) > 1 else ''} {shown} changed"
+
+
+def _short(ref: str) -> str:
+    return ref[len(FILE_SCHEME) :][:12]

@@ -20,6 +20,7 @@ errors below carry the S3 error code and the bucket/key, nothing else.
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,10 @@ class Storage(Protocol):
 
     def url(self, key: str) -> str:
         """A URL the API can GET: public, or presigned for the configured lifetime."""
+        ...
+
+    def digest(self, key: str) -> ObjectInfo | None:
+        """Size and sha256 of the object's bytes (read whole); None if it is absent."""
         ...
 
     def read(self, key: str) -> bytes: ...
@@ -198,6 +203,23 @@ class S3Storage:
             )
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise self._fail("presigning", key, exc) from None
+
+    def digest(self, key: str) -> ObjectInfo | None:
+        """Size and sha256 of the object's actual bytes, streamed; None if it is absent."""
+        try:
+            got = self.client.get_object(Bucket=self.name, Key=self._key(key))
+            h = hashlib.sha256()
+            size = 0
+            for chunk in got["Body"].iter_chunks(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise self._fail("reading", key, exc) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._fail("reading", key, exc) from None
+        return ObjectInfo(size, h.hexdigest())
 
     def read(self, key: str) -> bytes:
         try:

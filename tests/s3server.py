@@ -45,7 +45,7 @@ class S3:
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
         )
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         listed = self.client().list_objects_v2(Bucket=self.bucket)  # type: ignore[attr-defined]
         return sorted(o["Key"] for o in listed.get("Contents", []))
 

@@ -107,7 +107,7 @@ async def test_uploads_before_moderation_once_per_content(
             bodies = sent_bodies(sim)
             moderations = sim.state.moderations
     assert outcome.status == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
-    assert s3.keys() == sorted(
+    assert s3.object_keys() == sorted(
         [f"uploads/{sha256_of(front)}.png", f"uploads/{sha256_of(back)}.png"]
     )
     assert moderations == 1  # the same image under two names is moderated once
@@ -142,7 +142,7 @@ async def test_an_object_already_there_is_not_sent_again(tmp_path: Path, s3: S3)
         again = Uploader(S3Storage(spec.settings.uploads), spec.files)
         await again.url(ref)
     assert (first.uploaded, again.uploaded) == (1, 0)
-    assert s3.keys() == [f"p/q/{sha256_of(img)}.png"]
+    assert s3.object_keys() == [f"p/q/{sha256_of(img)}.png"]
     got = s3.client().get_object(Bucket=s3.bucket, Key=f"p/q/{sha256_of(img)}.png")  # type: ignore[attr-defined]
     body = got["Body"].read()
     assert hashlib.sha256(body).hexdigest() == sha256_of(img)
@@ -170,7 +170,7 @@ async def test_a_bucket_that_is_not_public_fails_moderation_naming_the_asset(
         "image 1: the image at img/front.png could not be fetched: HTTP 403 (an expired "
         "presigned URL, or a bucket that is not public)); run again"
     }
-    assert s3.keys() == [f"uploads/{sha256_of(img)}.png"]
+    assert s3.object_keys() == [f"uploads/{sha256_of(img)}.png"]
     assert created == 0
     assert runner.lock.assets == {}  # not a verdict: a later run moderates again
 
@@ -263,4 +263,4 @@ async def test_an_upload_cut_off_halfway_creates_nothing_and_leaves_no_object(
     }
     assert created == 0
     assert runner.lock.jobs == {}
-    assert s3.keys() == []  # no short object behind a good name
+    assert s3.object_keys() == []  # no short object behind a good name
