@@ -232,7 +232,12 @@ class Runner:
         try:
             if self.uploads is not None and self.uploads.needed(refs):
                 await self.uploads.check()
-            if self.bucket is not None and self.options.download and self.items:
+            fetches = ("download", "resume", *planner.CREATES)
+            if (
+                self.bucket is not None
+                and self.options.download
+                and any(item.action in fetches for item in self.items)
+            ):
                 await self.bucket.check()
         except StorageError as exc:
             self.stop(exc.message)

@@ -83,8 +83,6 @@ class Storage(Protocol):
         """Size and sha256 of the object's bytes (read whole); None if it is absent."""
         ...
 
-    def read(self, key: str) -> bytes: ...
-
 
 def split_s3_url(url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``."""
@@ -221,12 +219,6 @@ class S3Storage:
             raise self._fail("reading", key, exc) from None
         return ObjectInfo(size, h.hexdigest())
 
-    def read(self, key: str) -> bytes:
-        try:
-            got = self.client.get_object(Bucket=self.name, Key=self._key(key))
-            return got["Body"].read()
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise self._fail("reading", key, exc) from None
 
 
 def _describe(exc: Exception) -> str:

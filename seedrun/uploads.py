@@ -24,6 +24,7 @@ import trio
 
 from seedrun.campaign import Spec
 from seedrun.errors import StorageError
+from seedrun.localfiles import sha256_of
 from seedrun.localrefs import FILE_SCHEME, LocalFile, is_file_ref
 from seedrun.storage import S3Storage, Storage
 
@@ -83,12 +84,13 @@ class Uploader:
             try:
                 # The file may have changed since the spec was read: the job key
                 # names the old bytes, so sending new ones would break identity.
-                if path.stat().st_size != local.bytes:
-                    raise StorageError(
-                        f"{local.written} changed since the spec was read; run apply again"
-                    )
+                changed = sha256_of(path) != local.sha256
             except OSError as exc:
                 raise StorageError(f"{local.written}: cannot read it: {exc.strerror}") from None
+            if changed:
+                raise StorageError(
+                    f"{local.written} changed since the spec was read; run apply again"
+                )
             try:
                 self.storage.put_file(
                     key, path, sha256=local.sha256, content_type=local.content_type
@@ -97,6 +99,10 @@ class Uploader:
                 raise StorageError(f"{local.written}: {exc.message}", fatal=exc.fatal) from None
             self.uploaded += 1
         return self.storage.url(key)
+
+    def handed_out(self) -> list[tuple[str, str]]:
+        """(URL, stand-in) of every URL this run gave the API."""
+        return list(self._given.items())
 
     def redact(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``body`` with every URL this run handed out put back to its stand-in."""
@@ -120,7 +126,7 @@ _SIGNED = re.compile(r"\?[^\s\"'<>]*(X-Amz-Signature|Signature=)[^\s\"'<>]*")
 def scrub(text: str, uploads: Uploader | None) -> str:
     """``text`` without presigned URLs: each one this run handed out becomes its file's name."""
     if uploads is not None:
-        for url, ref in uploads._given.items():
+        for url, ref in uploads.handed_out():
             text = text.replace(url, uploads.name(ref))
     return _SIGNED.sub("?<signed>", text)
 
