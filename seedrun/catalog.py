@@ -36,6 +36,15 @@ _SCALARS = (str, int, float, bool)
 class Rows:
     columns: tuple[str, ...]
     rows: tuple[dict[str, Any], ...]
+    lines: tuple[int, ...] = ()  # the line each row starts on
+
+    def line_of(self, combo: dict[str, Any]) -> int | None:
+        """The line of the row a combination was made from."""
+        key = tuple(combo.get(c) for c in self.columns)
+        for row, line in zip(self.rows, self.lines, strict=True):
+            if tuple(row[c] for c in self.columns) == key:
+                return line
+        return None
 
 
 class CatalogError(ValueError):
@@ -78,6 +87,7 @@ def _csv(table: Table, reserved: frozenset[str]) -> Rows:
             raise CatalogError(f"{table.written}:1: the file is empty; it needs a header line")
         columns = _columns([h.strip() for h in header], f"{table.written}:1", reserved)
         rows: list[dict[str, Any]] = []
+        lines: list[int] = []
         line = reader.line_num
         for cells in reader:
             start, line = line + 1, reader.line_num
@@ -95,16 +105,18 @@ def _csv(table: Table, reserved: frozenset[str]) -> Rows:
                     f"{len(columns)} ({', '.join(columns)}): {what}"
                 )
             rows.append(dict(zip(columns, cells, strict=True)))
+            lines.append(start)
     except csv.Error as exc:
         raise CatalogError(f"{table.written}:{reader.line_num}: not valid CSV: {exc}") from None
     if not rows:
         raise CatalogError(f"{table.written}: the file has a header and no rows")
-    return Rows(columns, tuple(rows))
+    return Rows(columns, tuple(rows), tuple(lines))
 
 
 def _jsonl(table: Table, reserved: frozenset[str]) -> Rows:
     columns: tuple[str, ...] | None = None
     rows: list[dict[str, Any]] = []
+    lines: list[int] = []
     for number, text in enumerate(table.text.splitlines(), start=1):
         if not text.strip():
             continue
@@ -136,6 +148,7 @@ def _jsonl(table: Table, reserved: frozenset[str]) -> Rows:
                 f"({', '.join(columns)}): {what}"
             )
         rows.append(row)
+        lines.append(number)
     if columns is None:
         raise CatalogError(f"{table.written}: the file has no rows")
-    return Rows(columns, tuple(rows))
+    return Rows(columns, tuple(rows), tuple(lines))

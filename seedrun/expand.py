@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedrun.campaign import Job, Spec, settings_of
-from seedrun.catalog import CatalogError, parse_rows
+from seedrun.catalog import CatalogError, Rows, parse_rows
 from seedrun.chains import Chains, finals
 from seedrun.errors import Diagnostic, SpecError
 from seedrun.lints import PARAM_SET, RESERVED_VAR, Lints
@@ -48,6 +48,7 @@ class Template:
     fixed_counts: dict[str, int] | None = None  # media counts and asset ids of fixed_media
     fixed_ids: frozenset[str] = frozenset()
     prompt_path: Path = ()
+    catalog: tuple[str, Rows] | None = None  # the rows file of the matrix, if any
     prompt_parts: _Fill | None = None  # the prompt as text and plain name lookups
     url_parts: dict[int, _Fill | None] | None = None  # the same for each UrlRecipe
     media_memo: dict[tuple[Media, ...], tuple[dict[str, int], frozenset[str]]] = field(
@@ -75,6 +76,7 @@ class Expander:
         self.failed_names: set[str] = set()  # jobs not expanded at all
         self.failed_ids: set[str] = set()  # combinations that failed to render
         self.matrices: dict[str, Mapping[str, Any]] = {}
+        self.catalogs: dict[int, tuple[str, Rows]] = {}  # by id of the written matrix
         self.vars: dict[str, Any] = dict(data.get("vars") or {})
         self.defaults: dict[str, Any] = dict(data.get("defaults") or {})
         if RESERVED_VAR in self.vars:
@@ -178,6 +180,8 @@ class Expander:
             fixed_media=list(fixed) if len(fixed) == len(recipes) else None,
         )
         t.prompt_path = (*base, "prompt")
+        if raw.get("matrix") is not None:
+            t.catalog = self.catalogs.get(id(raw["matrix"]))
         if t.prompt_templated:
             t.prompt_parts = _fillable(simple_names(t.prompt))
         t.url_parts = {
@@ -220,6 +224,7 @@ class Expander:
                 )
                 return None
             unnamed = frozenset(rows.columns) - set(id_columns)
+        self.catalogs[id(matrix)] = (written, rows)
         return {**matrix, ROWS: list(rows.rows)}, unnamed
 
     def _combo(self, t: Template, index: int, combo: dict[str, Any], jid: str) -> Proto | None:
@@ -267,7 +272,7 @@ class Expander:
                     found = None
                     if written is not None:
                         found = self.media.file_item(
-                            written, r.role, r.moderate, (*r.path, "file"), f"job {jid}"
+                            written, r.role, r.moderate, (*r.path, "file"), self._who(t, jid, combo)
                         )
                     ok = ok and found is not None
                     media.append(found or MediaItem("image", "", r.role))
@@ -311,6 +316,14 @@ class Expander:
             t.line,
             fixed=t.fixed_media is not None,
         )
+
+    def _who(self, t: Template, jid: str, combo: dict[str, Any]) -> str:
+        """``job <id>``, and the catalog row it came from: ``(products.csv:4)``."""
+        if t.catalog is None:
+            return f"job {jid}"
+        written, rows = t.catalog
+        line = rows.line_of(combo)
+        return f"job {jid} ({written}:{line})" if line else f"job {jid}"
 
     def _context(self, t: Template, index: int, combo: dict[str, Any], jid: str) -> dict[str, Any]:
         if not t.templated:

@@ -163,3 +163,20 @@ def test_multiline_cells_keep_the_right_line_numbers() -> None:
     with pytest.raises(CatalogError) as info:
         parse_rows(Table("a.csv", 'a,b\n"x\ny",1\nz\n'), frozenset())
     assert str(info.value) == "a.csv:4: row has 1 cells and the header 2 (a, b): no b cell"
+
+
+def test_a_bad_image_in_a_cell_names_the_row(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (600, 600)).save(tmp_path / "ok.png")
+    Image.new("RGB", (100, 100)).save(tmp_path / "small.png")
+    (tmp_path / "p.csv").write_text("sku,name,image\nB1,Bottle,ok.png\nL1,Lamp,small.png\n")
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        (SPEC % ("{file: p.csv, id: [sku]}", ""))
+        + '    media: [{file: "{{ image }}"}]\nsettings: {uploads: {url: "s3://bkt/p"}}\n'
+    )
+    assert errors(path) == [
+        f"{path}:8:20: jobs[0].media[0].file: job spin[ratio=16:9,sku=L1] (p.csv:3): "
+        "small.png: the image is 100x100 px; width and height must be 300-6000 px"
+    ]
