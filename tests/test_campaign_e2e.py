@@ -130,3 +130,42 @@ async def test_catalog_campaign_end_to_end(tmp_path: Path, s3: S3) -> None:
         for text in (lock.read_text(), ran.output):
             assert FAKE_KEY_ID not in text and "X-Amz-Signature" not in text
         assert json.dumps(second.jobs["brand-sting"].request).count("asset://") == 1
+
+
+async def test_bad_input_through_the_cli(tmp_path: Path, s3: S3) -> None:
+    spec = campaign(tmp_path, s3)
+    folder = spec.parent
+    e = env(s3)
+    csv = folder / "products.csv"
+    good_csv = csv.read_text()
+    with trio.fail_after(90):
+        # A missing image, named by the catalog row that names it.
+        csv.write_text(good_csv.replace("img/lamp.png", "img/lamp-final.png"))
+        ran = await run_cli("validate", spec.name, env=e, cwd=folder)
+        assert ran.code == 2 and "Traceback" not in ran.output
+        assert ran.stderr.splitlines() == [
+            "campaign.yaml:21:15: jobs[0].media[0].file: job showcase[ratio=16:9,sku=L-200] "
+            "(products.csv:3): img/lamp-final.png: file not found",
+            "seedrun: 1 error in spec",
+        ]
+        # A row missing a column.
+        csv.write_text(good_csv + "X-1,Mystery\n")
+        ran = await run_cli("plan", spec.name, env=e, cwd=folder)
+        assert ran.code == 2
+        assert ran.stderr.splitlines()[0] == (
+            "campaign.yaml:24:13: jobs[0].matrix.rows: products.csv:5: row has 2 cells and the "
+            "header 4 (sku, name, image, look): no image, look cells"
+        )
+        csv.write_text(good_csv)
+        # A bucket that refuses the credentials: exit 2, nothing created or recorded.
+        with s3.refusing_credentials():
+            ran = await run_cli("apply", spec.name, "--sim", "--quiet", env=e, cwd=folder)
+        assert ran.code == 2, ran.output
+        assert "Traceback" not in ran.output
+        assert (
+            f"stopped: s3://{s3.bucket}/seedrun/uploads: access to the bucket refused: 403 "
+            "(Forbidden); check the AWS credentials in the environment" in ran.stderr
+        )
+        lock = loads((folder / "campaign.lock").read_text(), "campaign.lock")
+        assert lock.jobs == {}
+        assert s3.object_keys() == []
