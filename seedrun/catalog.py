@@ -24,6 +24,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from seedrun.localrefs import Table
@@ -40,11 +41,14 @@ class Rows:
 
     def line_of(self, combo: dict[str, Any]) -> int | None:
         """The line of the row a combination was made from."""
-        key = tuple(combo.get(c) for c in self.columns)
+        return self._lines.get(tuple(combo.get(c) for c in self.columns))
+
+    @cached_property
+    def _lines(self) -> dict[tuple[Any, ...], int]:
+        out: dict[tuple[Any, ...], int] = {}
         for row, line in zip(self.rows, self.lines, strict=True):
-            if tuple(row[c] for c in self.columns) == key:
-                return line
-        return None
+            out.setdefault(tuple(row[c] for c in self.columns), line)
+        return out
 
 
 class CatalogError(ValueError):

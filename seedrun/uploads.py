@@ -16,7 +16,8 @@ becomes the object ``<prefix>/<sha256><ext>`` of ``settings.uploads``:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,21 @@ def object_key(local: LocalFile) -> str:
 class Uploader:
     """Uploads the spec's local images on first use; one per run."""
 
-    def __init__(self, storage: Storage, files: Mapping[str, LocalFile]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        files: Mapping[str, LocalFile],
+        *,
+        fresh_for: float = 3 * 86400,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.storage = storage
         self.files = files
-        self._urls: dict[str, str] = {}
+        # A presigned URL is handed out at most this long after it was signed, so a
+        # task created late in a long run still gets one that outlives moderation.
+        self.fresh_for = fresh_for
+        self.clock = clock
+        self._urls: dict[str, tuple[str, float]] = {}  # stand-in -> (URL, signed at)
         self._errors: dict[str, StorageError] = {}
         self._locks: dict[str, trio.Lock] = {}
         self._given: dict[str, str] = {}  # URL handed out -> its stand-in
@@ -60,16 +72,21 @@ class Uploader:
         """The fetchable URL of a stand-in, uploading the file first if needed."""
         lock = self._locks.setdefault(ref, trio.Lock())
         async with lock:  # one upload per image, however many jobs wait for it
-            if ref in self._urls:
-                return self._urls[ref]
+            known = self._urls.get(ref)
+            if known is not None and self.clock() - known[1] < self.fresh_for:
+                return known[0]
             if ref in self._errors:
                 raise self._errors[ref]
             try:
-                url = await trio.to_thread.run_sync(self._upload, ref)
+                if known is not None:  # uploaded already: only sign again
+                    key = object_key(self.files[ref])
+                    url = await trio.to_thread.run_sync(self.storage.url, key)
+                else:
+                    url = await trio.to_thread.run_sync(self._upload, ref)
             except StorageError as exc:
                 self._errors[ref] = exc
                 raise
-            self._urls[ref] = url
+            self._urls[ref] = (url, self.clock())
             self._given[url] = ref
             return url
 
@@ -116,7 +133,8 @@ def uploader_for(spec: Spec) -> Uploader | None:
     """The uploader of a spec that names local files (the spec requires settings.uploads)."""
     if not spec.files or spec.settings.uploads is None:
         return None
-    return Uploader(S3Storage(spec.settings.uploads), spec.files)
+    bucket = spec.settings.uploads
+    return Uploader(S3Storage(bucket), spec.files, fresh_for=bucket.presign_seconds / 2)
 
 
 # A presigned query string, wherever a server echoes one back.

@@ -264,3 +264,29 @@ async def test_an_upload_cut_off_halfway_creates_nothing_and_leaves_no_object(
     assert created == 0
     assert runner.lock.jobs == {}
     assert s3.object_keys() == []  # no short object behind a good name
+
+
+async def test_a_presigned_url_is_signed_again_late_in_a_long_run(tmp_path: Path, s3: S3) -> None:
+    img = image(tmp_path / "a.png")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        'version: 1\njobs:\n  - name: j\n    prompt: "Use image 1."\n'
+        "    media: [{file: a.png}]\n" + s3.uploads_yaml()
+    )
+    spec = read_spec(spec_path)
+    assert spec.settings.uploads is not None
+    now = [0.0]  # a plain counter, not trio's clock: real sockets are in use
+    uploads = Uploader(
+        S3Storage(spec.settings.uploads), spec.files, fresh_for=100.0, clock=lambda: now[0]
+    )
+    ref = f"seedrun://file/{sha256_of(img)}.png"
+    with trio.fail_after(20):
+        first = await uploads.url(ref)
+        now[0] = 99.0
+        assert await uploads.url(ref) == first
+        now[0] = 101.0
+        await trio.sleep(1.1)  # SigV4 dates have one-second steps
+        late = await uploads.url(ref)
+    assert late != first and uploads.uploaded == 1
+    # Both stay redacted in what the lockfile records.
+    assert uploads.redact({"a": [first, late]}) == {"a": [ref, ref]}
