@@ -145,7 +145,9 @@ def scrub(text: str, uploads: Uploader | None) -> str:
     """``text`` without presigned URLs: each one this run handed out becomes its file's name."""
     if uploads is not None:
         for url, ref in uploads.handed_out():
+            # Servers echo a URL whole, or without its query string.
             text = text.replace(url, uploads.name(ref))
+            text = text.replace(url.split("?", 1)[0], uploads.name(ref))
     return _SIGNED.sub("?<signed>", text)
 
 

@@ -7,10 +7,14 @@ the standard AWS environment variables, as a user would set them.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import httpx
@@ -79,3 +83,48 @@ def new_bucket(endpoint: str) -> S3:
     s3 = S3(endpoint, f"seedrun-test-{uuid.uuid4().hex[:12]}")
     s3.client().create_bucket(Bucket=s3.bucket)  # type: ignore[attr-defined]
     return s3
+
+
+async def expiring_proxy(upstream: str, task_status: Any) -> None:
+    """A TCP proxy to ``upstream`` that, like S3 and unlike moto, refuses a presigned
+    GET whose ``X-Amz-Date`` + ``X-Amz-Expires`` has passed."""
+    import trio
+
+    host, port = upstream.removeprefix("http://").split(":")
+
+    async def pipe(src: trio.SocketStream, dst: trio.SocketStream) -> None:
+        try:
+            while data := await src.receive_some(65536):
+                await dst.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            with trio.CancelScope(shield=True):
+                await dst.aclose()
+
+    async def handle(client: trio.SocketStream) -> None:
+        first = await client.receive_some(65536)
+        line = first.split(b"\r\n", 1)[0].decode("latin-1")
+        query = parse_qs(urlsplit(line.split(" ")[1]).query) if " " in line else {}
+        if "X-Amz-Date" in query and "X-Amz-Expires" in query:
+            signed = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")
+            ends = signed.replace(tzinfo=UTC).timestamp() + int(query["X-Amz-Expires"][0])
+            if time.time() > ends:
+                body = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"
+                body += b"</Error>"
+                await client.send_all(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n"
+                    + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                    + body
+                )
+                await client.aclose()
+                return
+        server = await trio.open_tcp_stream(host, int(port))
+        await server.send_all(first)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pipe, client, server)
+            nursery.start_soon(pipe, server, client)
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}")
+    await trio.serve_listeners(handle, listeners)

@@ -4,13 +4,14 @@ simulator's moderation fetching them as the real service does."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import trio
 from conftest import CANARY_KEY, POLL_FLOOR, SimStarter, sent_bodies
 from PIL import Image
-from s3server import FAKE_KEY_ID, FAKE_SECRET, S3
+from s3server import FAKE_KEY_ID, FAKE_SECRET, S3, expiring_proxy
 
 from seedrun.bucket_outputs import bucket_outputs_for
 from seedrun.client import SeedanceClient
@@ -41,7 +42,9 @@ class Notes(Reporter):
         self.notes.append(message)
 
 
-async def apply_files(sim: SimHandle, spec_path: Path, **options: Any) -> tuple[Outcome, Runner]:
+async def apply_files(
+    sim: SimHandle, spec_path: Path, *, uploads: Uploader | None = None, **options: Any
+) -> tuple[Outcome, Runner]:
     """apply, in process, with the uploads and bucket outputs apply builds."""
     spec = read_spec(spec_path)
     lock_path = spec_path.with_suffix(".lock")
@@ -59,7 +62,7 @@ async def apply_files(sim: SimHandle, spec_path: Path, **options: Any) -> tuple[
             journal=journal,
             options=RunOptions(**{"poll_floor": POLL_FLOOR, **options}),
             reporter=Notes(),
-            uploads=uploader_for(spec),
+            uploads=uploads or uploader_for(spec),
             bucket=bucket_outputs_for(spec),
         )
         try:
@@ -290,3 +293,35 @@ async def test_a_presigned_url_is_signed_again_late_in_a_long_run(tmp_path: Path
     assert late != first and uploads.uploaded == 1
     # Both stay redacted in what the lockfile records.
     assert uploads.redact({"a": [first, late]}) == {"a": [ref, ref]}
+
+
+async def test_an_expired_presigned_url_fails_moderation_naming_the_asset(
+    tmp_path: Path, s3: S3, start_sim: SimStarter
+) -> None:
+    """The presigned URL outlives its 1 s lifetime before the service fetches it
+    (the simulator answers after 2 s); S3 then refuses it, as the proxy plays."""
+    image(tmp_path / "img" / "front.png")
+    spec_path = tmp_path / "spec.yaml"
+    with trio.fail_after(40):
+        async with trio.open_nursery() as nursery:
+            endpoint = await nursery.start(expiring_proxy, s3.endpoint)
+            spec_path.write_text(
+                "version: 1\nassets:\n  front: {file: img/front.png, moderate: true}\n"
+                'jobs:\n  - name: a\n    prompt: "Rotate image 1."\n    media: [{asset: front}]\n'
+                + s3.uploads_yaml().replace(s3.endpoint, endpoint)
+            )
+            spec = read_spec(spec_path)
+            assert spec.settings.uploads is not None
+            short = replace(spec.settings.uploads, presign_seconds=1)
+            async with start_sim(fetch_images=True, latency=2.0) as sim:
+                outcome, runner = await apply_files(
+                    sim, spec_path, download=False, uploads=Uploader(S3Storage(short), spec.files)
+                )
+                created = len(sent_bodies(sim))
+            nursery.cancel_scope.cancel()
+    assert outcome.reasons == {
+        "a": "asset img/front.png could not be moderated (moderation rejected (HTTP 400): "
+        "image 1: the image at img/front.png could not be fetched: HTTP 403 (an expired "
+        "presigned URL, or a bucket that is not public)); run again"
+    }
+    assert created == 0 and runner.lock.assets == {}
