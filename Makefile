@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 	$(BIN)/seedrun plan examples/quickstart.yaml
 	$(BIN)/seedrun apply examples/quickstart.yaml --sim
 	$(BIN)/seedrun plan examples/quickstart.yaml
-	@echo "report: examples/report.html (open it in a browser)"
+	@echo "report: examples/quickstart.report.html (open it in a browser)"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check seedrun tests bench

@@ -8,8 +8,10 @@ either into one :class:`~seedrun.models.TaskState`. Every shape problem is a
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,18 +20,59 @@ from seedrun.errors import BadResponse, RequestRejected
 from seedrun.models import Moderation, TaskState
 
 SNIPPET = 200  # characters of a body quoted in error messages
+MAX_TASK_ID = 256  # longer ids are refused: they go into URLs, file names and logs
+MAX_MESSAGE = 2000  # a server's error message is cut to this many characters
 
 
 def snippet(text: str) -> str:
     return text[:SNIPPET]
 
 
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys; a gateway that says
+    # "status" twice has said two things, and seedrun will not pick one.
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _Duplicate(key)
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def decode_json(text: str) -> Any:
-    """The JSON value of an answer body, or BadResponse quoting the body."""
+    """The JSON value of an answer body, or BadResponse quoting the body.
+
+    Stricter than ``json.loads``: a key twice in one object, and the
+    non-standard NaN/Infinity, are refused."""
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _Duplicate as exc:
+        raise BadResponse(f"answer has the key {exc.args[0]!r} twice: {snippet(text)!r}") from None
+    except RecursionError:
+        raise BadResponse(f"answer is nested too deeply: {snippet(text)!r}") from None
     except ValueError:
         raise BadResponse(f"answer is not JSON: {snippet(text)!r}") from None
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else "an object"
 
 
 def error_fields(text: str) -> tuple[str, str]:
@@ -37,7 +80,7 @@ def error_fields(text: str) -> tuple[str, str]:
     top-level ``code``/``message``, else the start of the body as the message."""
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         obj = None
     code, message = "", ""
     if isinstance(obj, dict):
@@ -49,7 +92,7 @@ def error_fields(text: str) -> tuple[str, str]:
             message = err
         code = code or _text(obj.get("code"))
         message = message or _text(obj.get("message"))
-    return code, message or snippet(text) or "(empty body)"
+    return code, _cut(message or snippet(text) or "(empty body)")
 
 
 def parse_retry_after(value: str | None, *, now: float) -> float | None:
@@ -88,14 +131,17 @@ def parse_task(
     errors. ``default_status`` is used when the answer has no status at all
     (create answers may carry only the id)."""
     if not isinstance(obj, dict):
-        raise BadResponse(f"task answer is not an object: {snippet(text)!r}")
+        raise BadResponse(f"task answer is {_kind(obj)}, not an object: {snippet(text)!r}")
     task_id = obj.get("id")
     if task_id is None and api == "unified":
         task_id = obj.get("task_id")
     if task_id is None:
         task_id = fallback_id
-    if not isinstance(task_id, str) or not task_id:
+    if task_id is None or task_id == "":
         raise BadResponse(f"task answer has no id: {snippet(text)!r}")
+    if not isinstance(task_id, str):
+        raise BadResponse(f"task id is {_kind(task_id)}, not a string: {snippet(text)!r}")
+    _check_task_id(task_id, text)
     raw_status = obj.get("status")
     if raw_status is None and default_status is not None:
         status, raw_status = default_status, ""
@@ -104,7 +150,10 @@ def parse_task(
     elif isinstance(raw_status, str) and raw_status.strip().lower() in STATUS_WORDS:
         status = STATUS_WORDS[raw_status.strip().lower()]
     else:
-        raise BadResponse(f"unknown task status {raw_status!r}: {snippet(text)!r}")
+        raise BadResponse(
+            f"unknown task status {snippet(str(raw_status))!r} (seedrun knows "
+            f"{', '.join(sorted(set(STATUS_WORDS.values())))}): {snippet(text)!r}"
+        )
 
     content = _sub(obj, "content", text)
     metadata = _sub(obj, "metadata", text)
@@ -130,7 +179,7 @@ def parse_task(
         ),
         last_frame_url=_first_url(tuple((m, "last_frame_url") for m in where), text),
         error_code=error_code,
-        error_message=error_message,
+        error_message=None if error_message is None else _cut(error_message),
         progress=_opt_int(obj, "progress", text),
         created_at=_opt_int(obj, "created_at", text),
         updated_at=_opt_int(obj, "updated_at", text),
@@ -157,7 +206,9 @@ def parse_task_body(
 def parse_task_page(text: str) -> tuple[list[TaskState], int | None]:
     """One page of the official list endpoint: ``{"items": [...], "total": n}``."""
     obj = decode_json(text)
-    items = obj.get("items") if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        raise BadResponse(f"task list answer is {_kind(obj)}, not an object: {snippet(text)!r}")
+    items = obj.get("items")
     if not isinstance(items, list):
         raise BadResponse(f"task list answer has no 'items' list: {snippet(text)!r}")
     total = _opt_int(obj, "total", text)
@@ -171,7 +222,7 @@ def moderation_timeout(text: str) -> str | None:
     """The server's message when a moderation answer is the wrapper's timeout."""
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict) or obj.get("code") == "success":
         return None
@@ -188,7 +239,9 @@ def parse_moderation(text: str, urls: Sequence[str]) -> dict[str, Moderation]:
     """
     obj = decode_json(text)
     if not isinstance(obj, dict):
-        raise BadResponse(f"moderation answer is not an object: {snippet(text)!r}")
+        raise BadResponse(
+            f"moderation answer is {_kind(obj)}, not an object: {snippet(text)!r}"
+        )
     if "code" in obj and obj["code"] != "success":
         code, message = error_fields(text)
         raise RequestRejected(f"moderation refused: {message}", code=code)
@@ -236,6 +289,19 @@ def _moderation(url: str, item: Mapping[str, Any], text: str) -> Moderation:
 # -- small field readers -----------------------------------------------------
 
 
+def _check_task_id(task_id: str, text: str) -> None:
+    if len(task_id) > MAX_TASK_ID:
+        raise BadResponse(
+            f"task id is {len(task_id)} characters, more than {MAX_TASK_ID}: {snippet(text)!r}"
+        )
+    if not task_id.isprintable() or task_id != task_id.strip():
+        raise BadResponse(f"task id {task_id!r} has control or space characters")
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
@@ -266,14 +332,17 @@ def _opt_int(obj: Mapping[str, Any], key: str, text: str) -> int | None:
         raise BadResponse(f"field {key!r} is not a number: {snippet(text)!r}")
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadResponse(f"field {key!r} is not a finite number: {snippet(text)!r}")
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, float) and key == "progress":
         return int(value)
     if isinstance(value, str):
         digits = value.strip().removesuffix("%").strip()
-        if digits.isdigit():
-            return int(digits)
+        if digits.isdigit() and len(digits) <= 30:  # isdigit is true of "²", int() is not
+            with contextlib.suppress(ValueError):
+                return int(digits)
     raise BadResponse(f"field {key!r} is not a number: {snippet(text)!r}")
 
 
@@ -314,6 +383,9 @@ def _usage(value: Any, text: str) -> tuple[tuple[str, int], ...] | None:
     pairs = (
         (name, int(n))
         for name, n in value.items()
-        if isinstance(n, int | float) and not isinstance(n, bool) and float(n).is_integer()
+        if isinstance(n, int | float)
+        and not isinstance(n, bool)
+        and math.isfinite(n)
+        and float(n).is_integer()
     )
     return tuple(sorted(pairs))

@@ -14,6 +14,7 @@ objects with the lockfile; the report links to them through ``url``.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
@@ -36,13 +37,12 @@ def is_bucket_url(text: str) -> bool:
 
 def bucket_outputs_for(spec: Spec) -> BucketOutputs | None:
     """The bucket of ``outputs.dir: s3://...``, with the endpoint of ``settings.uploads``."""
-    if not is_bucket_url(spec.outputs_dir):
+    where = spec.outputs_dir
+    if where is None or not is_bucket_url(where):
         return None
-    up = spec.settings.uploads or Bucket(url=spec.outputs_dir)
-    same = split_s3_url(up.url)[0] == split_s3_url(spec.outputs_dir)[0]
-    settings = replace(
-        up, url=spec.outputs_dir, public_base_url=up.public_base_url if same else None
-    )
+    up = spec.settings.uploads or Bucket(url=where)
+    same = split_s3_url(up.url)[0] == split_s3_url(where)[0]
+    settings = replace(up, url=where, public_base_url=up.public_base_url if same else None)
     return BucketOutputs(S3Storage(settings))
 
 
@@ -107,12 +107,21 @@ class BucketOutputs:
     async def check(self) -> None:
         await trio.to_thread.run_sync(self.storage.check)
 
-    async def save(self, client: SeedanceClient, url: str, name: str) -> FileRef:
-        """Download ``url`` and keep it in the bucket as ``name``; the lockfile's record."""
+    async def save(
+        self, client: SeedanceClient, url: str, name: str, *, task_id: str | None = None
+    ) -> FileRef:
+        """Download ``url`` and keep it in the bucket as ``name``; the lockfile's record.
+
+        A paid object is never written over: when ``name`` holds other bytes (a
+        replaced job's earlier video), the new one is named with its task id.
+        """
         with tempfile.TemporaryDirectory(prefix="seedrun-out-") as tmp:
             got = await client.download(url, Path(tmp) / name)
             have = await trio.to_thread.run_sync(self.storage.stat, name)
-            if have is not None and have.sha256 == got.sha256 and have.bytes == got.bytes:
+            if have is not None and not _same(have, got.sha256, got.bytes) and task_id:
+                name = with_task_id(name, task_id)
+                have = await trio.to_thread.run_sync(self.storage.stat, name)
+            if have is not None and _same(have, got.sha256, got.bytes):
                 self.skipped += 1
             else:
                 suffix = Path(name).suffix.lower()
@@ -128,6 +137,17 @@ class BucketOutputs:
                 _verify(self.storage.describe(name), have, got.sha256, got.bytes)
                 self.uploaded += 1
         return FileRef(self.storage.describe(name), got.sha256, got.bytes)
+
+
+def _same(have: ObjectInfo, sha256: str, size: int) -> bool:
+    return have.sha256 == sha256 and have.bytes == size
+
+
+def with_task_id(name: str, task_id: str) -> str:
+    """``shot1.mp4`` -> ``shot1.<task id>.mp4`` (``.last.png`` kept whole)."""
+    tail = ".last.png" if name.endswith(".last.png") else Path(name).suffix
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", task_id)[:40]
+    return f"{name[: len(name) - len(tail)]}.{safe}{tail}"
 
 
 def _verify(where: str, have: ObjectInfo | None, sha256: str, size: int) -> None:

@@ -48,6 +48,7 @@ class Settings:
     price_per_million_tokens: float | None = None
     budget_tokens: int | None = None
     uploads: Bucket | None = None
+    max_download_bytes: int | None = None  # None: the client's default cap
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -82,7 +83,7 @@ class Spec:
     jobs: tuple[Job, ...]  # dependencies before dependents
     assets: dict[str, Asset] = field(default_factory=dict)
     settings: Settings = Settings()
-    outputs_dir: str = "outputs"
+    outputs_dir: str | None = None  # None: outputs/<campaign>/ beside the lockfile
     promote: tuple[str, ...] = ()
     files: dict[str, LocalFile] = field(default_factory=dict)  # local images by stand-in ref
 

@@ -6,8 +6,17 @@ connection was never established, or the answer was 429). Any other failure of
 a create is ``CreateUnknown`` and is never resubmitted.
 
 The API key goes only into ``Authorization`` headers of requests to the API
-base URL's origin. Downloads use a second httpx client that never has it, and
-every error message is scrubbed of it (a server may echo it back).
+base URL's origin. Downloads use a second httpx client that never has it.
+Everything a server says is scrubbed of it at this boundary (the raw answer
+before it is parsed, and the parsed records after), so a server that echoes
+the key cannot make seedrun print, journal or record it.
+
+A gateway may be hostile, so every answer is bounded: an API answer has an
+overall deadline and a size cap, never follows a redirect, and every transport
+failure becomes an error of seedrun's tree (see docs/gateways.md). Downloads
+have a size cap and a minimum speed, and connect only to public addresses
+unless the API itself is on loopback or the user allows private ones
+(netguard.py checks the address actually connected).
 """
 
 from __future__ import annotations
@@ -20,16 +29,17 @@ import pathlib
 import random
 import time
 import uuid
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
 
+import httpcore
 import httpx
 import trio
 
-from seedrun import answers
+from seedrun import answers, netguard
 from seedrun.api_facts import APIS, MODEL, MODERATION_MAX_URLS
 from seedrun.errors import (
     ApiError,
@@ -39,6 +49,8 @@ from seedrun.errors import (
     CreateAnswerUnreadable,
     CreateUnknown,
     DownloadError,
+    DownloadRefused,
+    InvalidRequest,
     RateLimited,
     RequestRejected,
     TaskNotFound,
@@ -46,8 +58,10 @@ from seedrun.errors import (
     Unsupported,
     UrlExpired,
 )
+from seedrun.hosts import is_loopback_host, literal_host_problem
 from seedrun.models import Download, Moderation, TaskState
 from seedrun.pacer import Pacer
+from seedrun.scrub import Scrubber
 from seedrun.store import fsync_dir
 
 __all__ = ["ClientStats", "SeedanceClient"]
@@ -56,13 +70,19 @@ log = logging.getLogger(__name__)
 
 TASK_PATHS = {"official": "/api/v3/contents/generations/tasks", "unified": "/v1/video/generations"}
 MODERATION_PATH = "/v1/images/moderations"
-MAX_RETRY_AFTER = 600.0  # a longer Retry-After is handed to the caller as RateLimited at once
+CREATE_DEADLINE = 300.0  # a create's whole answer, once sent
+REQUEST_DEADLINE = 120.0  # any other API request's whole answer, per attempt
+MAX_RETRY_AFTER = 120.0  # the longest Retry-After honoured; a longer one waits this long
+MAX_ANSWER_BYTES = 8 << 20  # an API answer larger than this is a bad answer
+MAX_DOWNLOAD_BYTES = 2 << 30  # settings.max_download_bytes default
+MIN_DOWNLOAD_RATE = 16 << 10  # bytes/s a download must average over each window
+DOWNLOAD_WINDOW = 30.0  # seconds
+MAX_DOWNLOAD_REDIRECTS = 5
 MODERATION_TIMEOUT_RETRIES = 3
 MODERATION_CONCURRENCY = 4
 DOWNLOAD_ATTEMPTS = 3
 WRITE_CHUNK = 1 << 20
 LIST_MAX_PAGES = 500
-REDACTED = "[redacted]"
 
 # Failures after which the request certainly never reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -93,9 +113,6 @@ class _BearerAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"_BearerAuth(origin={self._origin!r})"
 
-    def scrub(self, text: str) -> str:
-        return text.replace(self._key, REDACTED)
-
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if _origin(request.url) == self._origin:
             request.headers["Authorization"] = f"Bearer {self._key}"
@@ -104,6 +121,24 @@ class _BearerAuth(httpx.Auth):
 
 class _Retry(Exception):
     """A download attempt failed in a way another attempt may fix."""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One API answer, read whole (or as far as it could be) and scrubbed of the key.
+
+    ``problem`` says why the body could not be read whole or as UTF-8 text;
+    ``retryable`` whether another attempt may read it (a cut, not a size)."""
+
+    status_code: int
+    headers: httpx.Headers
+    text: str
+    problem: str | None = None
+    retryable: bool = False
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
 
 
 class SeedanceClient:
@@ -119,9 +154,21 @@ class SeedanceClient:
         max_retries: int = 5,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        request_deadline: float = REQUEST_DEADLINE,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+        min_download_rate: float = MIN_DOWNLOAD_RATE,
+        download_window: float = DOWNLOAD_WINDOW,
+        allow_private_downloads: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         files_transport: httpx.AsyncBaseTransport | None = None,
+        download_resolver: netguard.Resolver | None = None,
+        download_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
+        """``allow_private_downloads`` lets downloads reach loopback and private
+        addresses; it is implied when the API itself is on loopback (the simulator).
+        ``download_resolver`` and ``download_backend`` replace the name lookup and
+        the socket layer of downloads (tests use them to see every connect)."""
         if not api_key:
             raise ConfigError("the API key is empty")
         if not api_key.isprintable() or not api_key.isascii():
@@ -132,12 +179,21 @@ class SeedanceClient:
             url = httpx.URL()
         if url.scheme not in ("http", "https") or not url.host:
             raise ConfigError(f"base URL must be http(s)://host[:port], got {base_url!r}")
+        if max_download_bytes < 1:
+            raise ConfigError("max_download_bytes must be at least 1")
         self._base_url = base_url
         self._auth = _BearerAuth(api_key, _origin(url))  # the only holder of the key
+        self._scrubber = Scrubber(api_key)
         self._pacer = pacer
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
+        self._request_deadline = request_deadline
+        self._max_retry_after = max_retry_after
+        self._max_download_bytes = max_download_bytes
+        self._min_download_rate = min_download_rate
+        self._download_window = download_window
+        self._allow_private = allow_private_downloads or is_loopback_host(url.host)
         self.stats = ClientStats()
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         self._http = httpx.AsyncClient(
@@ -146,14 +202,23 @@ class SeedanceClient:
             timeout=timeout,
             limits=limits,
             transport=transport,
-            follow_redirects=False,
+            follow_redirects=False,  # a redirect of an API call is a bad answer, not followed
         )
+        if files_transport is None and (transport is None or download_backend is not None):
+            files_transport = netguard.guarded_transport(
+                allow_private=self._allow_private,
+                limits=limits,
+                resolver=download_resolver,
+                inner=download_backend,
+            )
         self._files = httpx.AsyncClient(
             timeout=timeout,
             limits=limits,
             transport=files_transport or transport,
             follow_redirects=True,
+            max_redirects=MAX_DOWNLOAD_REDIRECTS,
             headers={"Accept-Encoding": "identity"},
+            event_hooks={"request": [self._check_download_hop]},
         )
 
     def __repr__(self) -> str:
@@ -177,22 +242,37 @@ class SeedanceClient:
 
     # -- tasks -------------------------------------------------------------
 
-    async def create(self, api: str, body: dict[str, Any]) -> TaskState:
-        """Submit one task. Never resubmits unless nothing can have been created."""
+    async def create(
+        self,
+        api: str,
+        body: dict[str, Any],
+        *,
+        on_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> TaskState:
+        """Submit one task. Never resubmits unless nothing can have been created.
+
+        Cancellation: waiting for the pacer, and waiting between attempts that
+        certainly created nothing, can be cancelled, and then nothing exists. From
+        ``on_send`` (awaited before each attempt's bytes go out: the caller journals
+        the create there) until the answer is read, the create is shielded, so an
+        answer the server gave is always returned. The parse below has no
+        checkpoint, so no Cancelled can come between the answer and the caller.
+        """
         path = _task_path(api)
         with self._redacting():
             self.stats.creates += 1
-            resp = await self._send("POST", path, json=body, create=True)
+            resp = await self._send("POST", path, json=body, create=True, on_send=on_send)
             if not resp.is_success:
                 raise self._refusal(resp, "create")
             try:
-                return answers.parse_task_body(resp.text, api=api, default_status="queued")
+                state = answers.parse_task_body(resp.text, api=api, default_status="queued")
             except BadResponse as exc:
                 raise CreateAnswerUnreadable(
                     f"create answered HTTP {resp.status_code} but {exc.message}; "
                     "a task may exist, not resubmitting",
                     status=resp.status_code,
                 ) from None
+            return self._scrubber.record(state)
 
     async def get(self, api: str, task_id: str) -> TaskState:
         path = f"{_task_path(api)}/{quote(task_id, safe='')}"
@@ -203,7 +283,8 @@ class SeedanceClient:
                 raise TaskNotFound(f"task {task_id!r} not found (HTTP 404)", status=404)
             if not resp.is_success:
                 raise self._refusal(resp, f"get {task_id!r}")
-            return answers.parse_task_body(resp.text, api=api, fallback_id=task_id)
+            state = answers.parse_task_body(resp.text, api=api, fallback_id=task_id)
+            return self._scrubber.record(state)
 
     async def list_tasks(
         self, task_ids: Sequence[str], *, page_size: int = 100
@@ -237,6 +318,7 @@ class SeedanceClient:
             if not resp.is_success:
                 raise self._refusal(resp, "list")
             states, total = answers.parse_task_page(resp.text)
+            states = [self._scrubber.record(s) for s in states]
             found.update((s.task_id, s) for s in states if s.task_id in want)
             if (
                 len(states) < page_size
@@ -296,7 +378,9 @@ class SeedanceClient:
             if timeout is None:
                 if not resp.is_success:
                     raise self._refusal(resp, "moderation")
-                return answers.parse_moderation(resp.text, batch)
+                verdicts = answers.parse_moderation(resp.text, batch)
+                # Keyed by our own URLs; only the server's words are scrubbed.
+                return {url: self._scrubber.record(m) for url, m in verdicts.items()}
             if attempt == MODERATION_TIMEOUT_RETRIES:
                 raise TransientError(
                     f"moderation timed out {attempt + 1} times: {timeout}",
@@ -309,11 +393,13 @@ class SeedanceClient:
 
     async def download(self, url: str, dest: pathlib.Path) -> Download:
         """Stream ``url`` to ``dest`` atomically, verifying length; sha256 on the fly.
-        Raises UrlExpired on 403/404/410 and DownloadError when retries run out."""
+        Raises UrlExpired on 403/404/410, DownloadRefused for a URL seedrun will
+        not fetch (never retried), and DownloadError when retries run out."""
         dest = pathlib.Path(dest)
         where = _public_part(url)
         with self._redacting():
             self.stats.downloads += 1
+            _check_download_url(url, where, allow_private=self._allow_private)
             await trio.Path(dest.parent).mkdir(parents=True, exist_ok=True)
             reason = ""
             for attempt in range(DOWNLOAD_ATTEMPTS):
@@ -324,6 +410,12 @@ class SeedanceClient:
                 except _Retry as exc:
                     reason = str(exc)
             raise DownloadError(f"download of {where} failed {DOWNLOAD_ATTEMPTS} times: {reason}")
+
+    async def _check_download_hop(self, request: httpx.Request) -> None:
+        """Every request of a download, the redirects included, before it is sent."""
+        _check_download_url(
+            str(request.url), _public_part(str(request.url)), allow_private=self._allow_private
+        )
 
     async def _download_once(self, url: str, where: str, dest: pathlib.Path) -> Download:
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.part")
@@ -343,33 +435,72 @@ class SeedanceClient:
                     raise DownloadError(
                         f"download URL {where} answered HTTP {status}", status=status
                     )
-                result = await self._save(resp, tmp, dest)
+                result = await self._save(resp, where, tmp, dest)
                 saved = True
                 return result
         except httpx.UnsupportedProtocol:
             raise DownloadError(f"cannot download {where}: not an http(s) URL") from None
         except httpx.InvalidURL:
             raise DownloadError(f"cannot download {where}: invalid URL") from None
+        except httpx.TooManyRedirects:
+            raise DownloadError(
+                f"cannot download {where}: more than {MAX_DOWNLOAD_REDIRECTS} redirects"
+            ) from None
+        except httpx.DecodingError as exc:
+            raise DownloadError(
+                f"cannot download {where}: the body does not decode as its "
+                f"Content-Encoding header says ({_describe(exc)})"
+            ) from None
         except httpx.TransportError as exc:
             raise _Retry(_describe(exc)) from None
+        except httpx.HTTPError as exc:  # any other httpx failure: one line, not a traceback
+            raise DownloadError(f"cannot download {where}: {_describe(exc)}") from None
         finally:
             if not saved:
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
                     await trio.to_thread.run_sync(_unlink_quietly, tmp)
 
-    async def _save(self, resp: httpx.Response, tmp: pathlib.Path, dest: pathlib.Path) -> Download:
+    async def _save(
+        self, resp: httpx.Response, where: str, tmp: pathlib.Path, dest: pathlib.Path
+    ) -> Download:
+        cap = self._max_download_bytes
         expected = resp.headers.get("Content-Length")
+        if expected is not None and expected.isdigit() and int(expected) > cap:
+            raise DownloadRefused(
+                f"download of {where} is {int(expected)} bytes, more than the "
+                f"{cap} of settings.max_download_bytes"
+            )
         digest = hashlib.sha256()
         size = 0
         async with await trio.open_file(tmp, "wb") as out:
             buf = bytearray()
-            async for chunk in resp.aiter_bytes():
-                digest.update(chunk)
-                size += len(chunk)
-                buf += chunk
-                if len(buf) >= WRITE_CHUNK:
-                    await out.write(bytes(buf))
-                    buf.clear()
+            # A minimum speed, not only httpx's per-read timeout: a server that drips a
+            # byte at a time would restart that timeout forever. Each window must bring
+            # its share of bytes; each full share moves the deadline one window on.
+            window = self._download_window
+            share = max(1, int(self._min_download_rate * window))
+            with trio.move_on_after(window) as slow:
+                next_mark = share
+                async for chunk in resp.aiter_bytes():
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if size > cap:
+                        raise DownloadRefused(
+                            f"download of {where} passed the {cap} bytes of "
+                            "settings.max_download_bytes; the partial file was removed"
+                        )
+                    if size >= next_mark:
+                        next_mark = size + share
+                        slow.deadline = trio.current_time() + window
+                    buf += chunk
+                    if len(buf) >= WRITE_CHUNK:
+                        await out.write(bytes(buf))
+                        buf.clear()
+            if slow.cancelled_caught:
+                raise _Retry(
+                    f"too slow: less than {share} bytes in {window:g} s "
+                    f"({size} bytes received)"
+                )
             await out.write(bytes(buf))
             # Content-Length counts the bytes on the wire, which differ only when encoded.
             encoded = resp.headers.get("Content-Encoding", "identity") != "identity"
@@ -392,20 +523,41 @@ class SeedanceClient:
         json: Any = None,
         params: httpx.QueryParams | None = None,
         create: bool = False,
-    ) -> httpx.Response:
+        on_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> _Answer:
         """Send one API request, retrying what is safe to retry. Returns the first
-        answer that is not 429/5xx; raises AuthError on 401/403 at once."""
+        answer that is not 429/5xx/3xx; raises AuthError on 401/403 at once."""
         what = f"{method} {path}"
+        try:
+            request = self._http.build_request(method, path, json=json, params=params)
+        except httpx.InvalidURL as exc:  # e.g. a task id of megabytes from a bad answer
+            raise InvalidRequest(f"{answers.snippet(what)}: cannot build the URL: {exc}") from None
+        what = answers.snippet(what)
+        deadline = CREATE_DEADLINE if create else self._request_deadline
         for attempt in range(self._max_retries + 1):
             last = attempt == self._max_retries
             if self._pacer is not None:
                 await self._pacer.acquire()
             try:
-                resp = await self._http.request(method, path, json=json, params=params)
+                # Only bytes on the wire are shielded: a create waiting for its turn
+                # above is dropped by Ctrl-C, a create sent below always returns.
+                with trio.CancelScope(shield=create):
+                    if on_send is not None:
+                        await on_send()
+                    with trio.fail_after(deadline):
+                        resp = await self._exchange(request)
+            except trio.TooSlowError:
+                if create:
+                    raise CreateUnknown(
+                        f"{what}: no answer within {CREATE_DEADLINE:g} s after the request "
+                        "was sent; a task may exist, not resubmitting"
+                    ) from None
+                failure, failed_status = f"no whole answer within {deadline:g} s", 0
+                delay = self._backoff(attempt)
             except _NOT_SENT as exc:  # never reached the server: safe even for a create
                 failure, failed_status = _describe(exc), 0
                 delay = self._backoff(attempt)
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:  # sent, then the exchange broke
                 if create:
                     raise CreateUnknown(
                         f"{what}: {_describe(exc)} after the request was sent; "
@@ -415,23 +567,19 @@ class SeedanceClient:
                 delay = self._backoff(attempt)
             else:
                 status = resp.status_code
+                if 300 <= status < 400:
+                    raise self._redirected(resp, what, create=create)
                 if status in (401, 403):
                     code, message = answers.error_fields(resp.text)
                     raise AuthError(f"{what}: HTTP {status}: {message}", status=status, code=code)
                 if status == 429:
-                    retry_after = answers.parse_retry_after(
-                        resp.headers.get("Retry-After"), now=time.time()
-                    )
-                    self.stats.rate_limited += 1
-                    if self._pacer is not None:
-                        self._pacer.note_rate_limited(retry_after)
-                    if last or (retry_after is not None and retry_after > MAX_RETRY_AFTER):
+                    wait = self._rate_limited(resp, what)
+                    if last:
                         raise RateLimited(
-                            f"{what}: HTTP 429 after {attempt + 1} attempts",
-                            retry_after=retry_after,
+                            f"{what}: HTTP 429 after {attempt + 1} attempts", retry_after=wait
                         )
                     failure, failed_status = "HTTP 429", status
-                    delay = self._backoff(attempt) if retry_after is None else retry_after
+                    delay = self._backoff(attempt) if wait is None else wait
                 elif status >= 500 or status == 408:
                     if create:
                         _, message = answers.error_fields(resp.text)
@@ -441,6 +589,19 @@ class SeedanceClient:
                             status=status,
                         )
                     failure, failed_status = f"HTTP {status}", status
+                    delay = self._backoff(attempt)
+                elif resp.is_success and resp.problem is not None:
+                    if create:
+                        raise CreateAnswerUnreadable(
+                            f"create answered HTTP {status} but {resp.problem}; "
+                            "a task may exist, not resubmitting",
+                            status=status,
+                        )
+                    if not resp.retryable:
+                        raise BadResponse(
+                            f"{what}: HTTP {status} but {resp.problem}", status=status
+                        )
+                    failure, failed_status = resp.problem, status
                     delay = self._backoff(attempt)
                 else:
                     if self._pacer is not None:
@@ -453,7 +614,85 @@ class SeedanceClient:
             await self._retry_sleep(delay, f"{what}: {failure}")
         raise AssertionError("unreachable")
 
-    def _refusal(self, resp: httpx.Response, what: str) -> ApiError:
+    async def _exchange(self, request: httpx.Request) -> _Answer:
+        """Send ``request`` and read its answer, at most MAX_ANSWER_BYTES of it.
+
+        Raises only for failures before an answer began; a body that breaks off,
+        does not decode or is too big is an answer with a ``problem``, so the
+        caller decides with the status in hand (a create that answered 2xx has
+        most likely created a task)."""
+        resp = await self._http.send(request, stream=True)
+        content = bytearray()
+        problem: str | None = None
+        retryable = False
+        try:
+            async for chunk in resp.aiter_bytes():
+                content += chunk
+                if len(content) > MAX_ANSWER_BYTES:
+                    problem = f"the answer is larger than {MAX_ANSWER_BYTES >> 20} MiB"
+                    break
+        except httpx.DecodingError as exc:
+            encoding = resp.headers.get("Content-Encoding", "")
+            problem = (
+                f"the answer does not decode as its Content-Encoding {encoding!r} says "
+                f"({_describe(exc)})"
+            )
+            retryable = True
+        except httpx.TransportError as exc:  # cut off mid-way, a broken chunk, a reset
+            problem, retryable = f"the answer broke off: {_describe(exc)}", True
+        finally:
+            await resp.aclose()
+        raw = bytes(content)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            text = raw.decode("utf-8", errors="replace")
+            problem = problem or f"the answer is not UTF-8 text (bad byte at offset {exc.start})"
+        return _Answer(
+            status_code=resp.status_code,
+            headers=resp.headers,
+            text=self._scrub(text),
+            problem=None if problem is None else self._scrub(problem),
+            retryable=retryable,
+        )
+
+    def _redirected(self, resp: _Answer, what: str, *, create: bool) -> ApiError:
+        """A 3xx of an API call: never followed (the key must not travel with it)."""
+        status = resp.status_code
+        location = answers.snippet(self._scrub(resp.headers.get("Location", "")))
+        to = f" to {location!r}" if location else ""
+        if create and status == 303:
+            # 303 See Other says the POST was processed and its result is elsewhere.
+            return CreateUnknown(
+                f"{what}: HTTP 303 redirect{to}; a task may exist, not resubmitting "
+                "(seedrun does not follow redirects of API calls: check the base URL)",
+                status=status,
+            )
+        return BadResponse(
+            f"{what}: HTTP {status} redirect{to}; seedrun does not follow redirects of "
+            "API calls: check the base URL",
+            status=status,
+        )
+
+    def _rate_limited(self, resp: _Answer, what: str) -> float | None:
+        """Seconds to wait after a 429: its Retry-After, at most ``max_retry_after``."""
+        asked = answers.parse_retry_after(resp.headers.get("Retry-After"), now=time.time())
+        self.stats.rate_limited += 1
+        wait = asked
+        if asked is not None and asked > self._max_retry_after:
+            log.warning(
+                "%s: the server asks to wait %.0f s (Retry-After); waiting %.0f s, "
+                "the most seedrun waits",
+                what,
+                asked,
+                self._max_retry_after,
+            )
+            wait = self._max_retry_after
+        if self._pacer is not None:
+            self._pacer.note_rate_limited(wait)
+        return wait
+
+    def _refusal(self, resp: _Answer, what: str) -> ApiError:
         """The error for an answer that is neither success nor retryable."""
         status = resp.status_code
         code, message = answers.error_fields(resp.text)
@@ -476,7 +715,7 @@ class SeedanceClient:
         await trio.sleep(delay)
 
     def _scrub(self, text: str) -> str:
-        return self._auth.scrub(text)
+        return self._scrubber.text(text)
 
     @contextlib.contextmanager
     def _redacting(self) -> Iterator[None]:
@@ -491,6 +730,23 @@ class SeedanceClient:
             raise
 
 
+def _check_download_url(url: str, where: str, *, allow_private: bool) -> None:
+    """Refuse a download URL (or redirect hop) that is not http(s) or names a
+    loopback/private address outright; names are checked again once resolved."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        raise DownloadError(f"cannot download {where}: invalid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise DownloadError(f"cannot download {where}: not an http(s) URL")
+    why = literal_host_problem(parsed.host, allow_private=allow_private)
+    if why is not None:
+        raise DownloadRefused(
+            f"refusing to download {where}: {parsed.host} is {why}; pass "
+            "--allow-private-downloads to apply to allow it"
+        )
+
+
 def _task_path(api: str) -> str:
     if api not in APIS:
         raise ValueError(f"api must be one of {APIS}, got {api!r}")
@@ -503,15 +759,24 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 
 def _describe(exc: Exception) -> str:
-    """Type and text of an httpx error; httpx messages never hold header values."""
-    text = str(exc)
+    """Type and text of an httpx error; httpx messages never hold header values.
+
+    An error with no text of its own (a TLS failure reaches httpx as a bare
+    ConnectError) borrows the text of the first cause that has one."""
+    cause: BaseException | None = exc
+    text = ""
+    for _ in range(6):
+        if cause is None or (text := str(cause)):
+            break
+        cause = cause.__cause__ or cause.__context__
+    text = answers.snippet(text.replace("\n", " "))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _public_part(url: str) -> str:
     """A download URL without its query (signed URLs carry tokens there)."""
     try:
-        return str(httpx.URL(url).copy_with(query=None, fragment=None))
+        return answers.snippet(str(httpx.URL(url).copy_with(query=None, fragment=None)))
     except (httpx.InvalidURL, TypeError):
         return answers.snippet(url.split("?", 1)[0])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from seedrun import hosts
 from seedrun.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://cubicspaces.cloud"
@@ -28,7 +28,7 @@ def resolve(
 ) -> ApiConfig:
     env = os.environ if env is None else env
     if spec_base_url and not (cli_base_url or env.get(BASE_URL_ENV)):
-        _check_spec_base_url(spec_base_url)
+        hosts.check_spec_base_url(spec_base_url)
     base = cli_base_url or env.get(BASE_URL_ENV) or spec_base_url or DEFAULT_BASE_URL
     key = env.get(KEY_ENV, "").strip()
     if not key:
@@ -39,13 +39,7 @@ def resolve(
     return ApiConfig(base_url=base.rstrip("/"), api_key=key)
 
 
-def _check_spec_base_url(url: str) -> None:
-    """The key follows the base URL, and a spec is edited in pull requests: a spec
-    may only name an https host, or plain http on this machine (a simulator)."""
-    parts = urlsplit(url)
-    loopback = parts.hostname in ("localhost", "::1") or (parts.hostname or "").startswith("127.")
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        raise ConfigError(
-            f"settings.base_url {url!r}: a spec may only name an https:// API host (or "
-            "http:// on loopback); pass other URLs with --base-url or SEEDRUN_BASE_URL"
-        )
+def check_spec_base_url(url: str | None) -> None:
+    """The base-URL rule for specs (seedrun.hosts), for ``validate`` and ``apply`` alike."""
+    if url:
+        hosts.check_spec_base_url(url)

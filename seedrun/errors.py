@@ -138,3 +138,14 @@ class StorageError(SeedrunError):
         self.message = message
         self.fatal = fatal
         super().__init__(message)
+
+
+class DownloadRefused(DownloadError):
+    """A download seedrun will not make: a private address, too big, not http(s).
+
+    Never retried: another attempt would be refused the same way.
+    """
+
+
+class InvalidRequest(ApiError):
+    """A request seedrun cannot even build (a task id too long for a URL)."""

@@ -11,17 +11,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from seedrun import limits
 from seedrun.campaign import Job, Spec, settings_of
 from seedrun.catalog import CatalogError, Rows, parse_rows
 from seedrun.chains import Chains, finals
 from seedrun.errors import Diagnostic, SpecError
 from seedrun.lints import PARAM_SET, RESERVED_VAR, Lints
 from seedrun.localrefs import FileLookup, NoFiles
-from seedrun.matrix import ROWS, JobIds, axes_of, expand
+from seedrun.matrix import ROWS, JobIds, axes_of, counts, expand
 from seedrun.media import FileRecipe, MediaChecker, Recipe, UrlRecipe
 from seedrun.problems import Problems
 from seedrun.protos import Chain, Media, Proto
-from seedrun.render import RenderError, SimpleParts, is_template, render, simple_names
+from seedrun.render import (
+    RenderError,
+    SimpleParts,
+    SpecBudget,
+    is_template,
+    render,
+    simple_names,
+)
 from seedrun.requests import (
     PARAMS,
     MediaItem,
@@ -84,6 +92,8 @@ class Expander:
         self.lints.extra(self.defaults.get("extra"), ("defaults", "extra"))
         self.files = files
         self.media = MediaChecker(self.problems, data.get("assets") or {}, files)
+        self.budget = SpecBudget()  # what all of this spec's templates may spend
+        self.job_count = 0  # combinations of the jobs expanded so far
 
     def run(self) -> Spec:
         protos: list[Proto] = []
@@ -128,7 +138,7 @@ class Expander:
             jobs=tuple(jobs),
             assets=self.media.assets,
             settings=settings_of(settings),
-            outputs_dir=(self.data.get("outputs") or {}).get("dir", "outputs"),
+            outputs_dir=(self.data.get("outputs") or {}).get("dir"),
             promote=tuple(self.data.get("promote") or ()),
             files=self.media.local,
         )
@@ -149,6 +159,9 @@ class Expander:
         if matrix is not None:
             self.matrices[name] = matrix
             self.lints.matrix(matrix, (*base, "matrix"), raw)
+            if not self._affordable(matrix, (*base, "matrix")):
+                self.failed_names.add(name)
+                return []
             combos = expand(matrix)
             if not combos:
                 self.problems.add(
@@ -160,6 +173,8 @@ class Expander:
                 )
                 self.failed_names.add(name)
                 return []
+        else:
+            self.job_count += 1
         params = {**self.defaults, **{k: raw[k] for k in PARAMS if k in raw}}
         params["extra"] = {**(self.defaults.get("extra") or {}), **(raw.get("extra") or {})}
         recipes, broken = self.media.recipes(name, raw, base)
@@ -226,6 +241,31 @@ class Expander:
             unnamed = frozenset(rows.columns) - set(id_columns)
         self.catalogs[id(matrix)] = (written, rows)
         return {**matrix, ROWS: list(rows.rows)}, unnamed
+
+    def _affordable(self, matrix: Mapping[str, Any], path: Path) -> bool:
+        """Whether expanding ``matrix`` stays within the limits; else one diagnostic."""
+        combos, checks = counts(matrix)
+        see = "(see docs/limits.md)"
+        if combos > limits.MAX_COMBINATIONS:
+            message = (
+                f"the matrix makes {combos:,} combinations; at most "
+                f"{limits.MAX_COMBINATIONS:,} are allowed per job {see}"
+            )
+        elif checks > limits.MAX_MATRIX_CHECKS:
+            message = (
+                f"the matrix needs {checks:,} comparisons of a combination with an include "
+                f"or exclude entry; at most {limits.MAX_MATRIX_CHECKS:,} are allowed {see}"
+            )
+        elif self.job_count + combos > limits.MAX_JOBS:
+            message = (
+                f"with this matrix the spec makes {self.job_count + combos:,} jobs; at most "
+                f"{limits.MAX_JOBS:,} are allowed in all {see}"
+            )
+        else:
+            self.job_count += combos
+            return True
+        self.problems.add(path, message, key=True)
+        return False
 
     def _combo(self, t: Template, index: int, combo: dict[str, Any], jid: str) -> Proto | None:
         params = t.params
@@ -332,7 +372,7 @@ class Expander:
 
     def _render(self, jid: str, source: str, context: dict[str, Any], path: Path) -> str | None:
         try:
-            return render(source, context)
+            return render(source, context, self.budget)
         except RenderError as exc:
             self.problems.add(path, f"job {jid}: {exc}", once=f"render:{exc}")
             return None

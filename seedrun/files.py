@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from seedrun import limits
 from seedrun.errors import ConfigError
 from seedrun.localfiles import DiskFiles
 from seedrun.lockfile import Lock, loads
 from seedrun.spec import Spec, load_spec
 
 
+def size_limit(what: str) -> int:
+    """The largest file of this kind seedrun reads (see ``seedrun.limits``)."""
+    return limits.MAX_LOCK_BYTES if what == "lockfile" else limits.MAX_SPEC_BYTES
+
+
+def check_size(size: int, where: str, what: str) -> None:
+    limit = size_limit(what)
+    if size > limit:
+        raise ConfigError(
+            f"{where}: the {what} is {size:,} bytes; at most {limit:,} are read "
+            "(see docs/limits.md)"
+        )
+
+
 def read_text(path: Path, what: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            # Read one byte past the limit: a file that grows while read is caught too.
+            data = f.read(size_limit(what) + 1)
+            if len(data) > size_limit(what):
+                check_size(max(len(data), os.fstat(f.fileno()).st_size), str(path), what)
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
     except IsADirectoryError:

@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 from seedrun.errors import ConfigError
-from seedrun.files import read_text
-from seedrun.lockfile import Lock, fold, loads
-from seedrun.store import journal_path, read_journal
+from seedrun.files import check_size, read_text
+from seedrun.lockfile import Lock, loads
+from seedrun.store import current_lock, journal_path, read_journal
 
 
 def split_rev(arg: str) -> tuple[str, str] | None:
@@ -44,6 +44,7 @@ def git_show(rev: str, path: str, *, cwd: Path | None = None, label: str | None 
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
         why = lines[0].removeprefix("fatal: ") if lines else f"git exited {done.returncode}"
         raise ConfigError(f"{where}: cannot read from git: {why}")
+    check_size(len(done.stdout), where, "lockfile")
     try:
         return done.stdout.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -57,7 +58,9 @@ def read_lock_arg(arg: str) -> Lock:
         return loads(git_show(*rev), arg)
     path = Path(arg)
     # A crashed or running apply's journal holds paid task ids: fold it in (read only).
-    return fold(loads(read_text(path, "lockfile"), arg), read_journal(journal_path(path)))
+    if not read_journal(journal_path(path)):
+        read_text(path, "lockfile")  # "not found", with the path
+    return current_lock(path)
 
 
 def read_lock_at_head(lock_path: Path, rev: str = "HEAD") -> tuple[Lock, str]:

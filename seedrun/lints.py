@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from seedrun.errors import Diagnostic
 from seedrun.matrix import ROWS, axes_of, matrix_keys
 from seedrun.problems import Problems, a_or_an
 from seedrun.protos import Chain, Media
 from seedrun.render import is_template
 from seedrun.requests import MODELLED_FIELDS, PARAMS
-from seedrun.yamlload import Path
+from seedrun.safetext import clean, unsafe_char
+from seedrun.yamlload import Marks, Path
 
 RESERVED_VAR = "job"
 # The media type each role needs.
@@ -187,3 +189,48 @@ def _mention_regex(asset_id: str) -> re.Pattern[str]:
 
 def _mentions(prompt: str, asset_id: str) -> bool:
     return asset_id in prompt and _mention_regex(asset_id).search(prompt) is not None
+
+
+def unprintable(data: Mapping[str, Any], marks: Marks) -> list[tuple[Path, Diagnostic]]:
+    """Names, axis names and matrix values holding a control character, each located.
+
+    They become job ids and file names, printed to terminals and CI logs, where
+    a newline or an escape sequence could forge a line (see ``safetext``).
+    """
+    found: list[tuple[Path, Diagnostic]] = []
+
+    def check(path: Path, text: Any, what: str, *, key: bool = False) -> None:
+        if not isinstance(text, str):
+            return
+        ch = unsafe_char(text)
+        if ch is not None:
+            message = (
+                f"{what} '{clean(text)}' contains a control character ({clean(ch)}); "
+                "names and matrix values are printed to terminals and CI logs"
+            )
+            found.append((path, marks.diag(path, message, key=key)))
+
+    for table, what in (("assets", "the asset name"), ("vars", "the variable name")):
+        names = data.get(table)
+        for name in names if isinstance(names, dict) else ():
+            check((table, name), name, what, key=True)
+    jobs = data.get("jobs")
+    for j, job in enumerate(jobs if isinstance(jobs, list) else []):
+        if not isinstance(job, dict):
+            continue
+        check(("jobs", j, "name"), job.get("name"), "the job name")
+        matrix = job.get("matrix")
+        if not isinstance(matrix, dict):
+            continue
+        base: Path = ("jobs", j, "matrix")
+        for axis, values in matrix.items():
+            check((*base, axis), axis, "the axis name", key=True)
+            if axis not in ("include", "exclude") and isinstance(values, list):
+                for i, v in enumerate(values):
+                    check((*base, axis, i), v, "the matrix value")
+        for i, entry in enumerate(matrix.get("include") or []):
+            if isinstance(entry, dict):
+                for k, v in entry.items():
+                    check((*base, "include", i, k), k, "the axis name", key=True)
+                    check((*base, "include", i, k), v, "the matrix value")
+    return found

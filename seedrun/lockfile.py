@@ -4,11 +4,20 @@ The text is deterministic: schema version first, a fixed field order per
 entry, ids and URLs sorted, empty fields left out. One job is one contiguous
 block, so a change to one job is one hunk and git merges of different jobs
 are clean.
+
+A lockfile is untrusted input (it arrives in pull requests), so reading one is
+bounded: no YAML aliases, nesting at most ``limits.MAX_DEPTH`` deep. Its last
+line is ``END``, and its first line says so: a file cut short at a line
+boundary (a full disk, a half-copied file) is refused, not read as a smaller
+campaign. The end line never changes, so it cannot make two branches conflict
+the way a job count would; lockfiles written before it (whose first line is
+``OLD_HEADER``) still load. Unresolved git conflict markers are named as such.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -19,13 +28,19 @@ from typing import Any
 import jsonschema
 import yaml
 
-from seedrun import lockcodec
+from seedrun import limits, lockcodec
 from seedrun.errors import LockError
+from seedrun.yamlload import syntax_error
 
 LOCK_VERSION = 1
 STATUSES = ("queued", "running", "succeeded", "failed", "blocked", "unknown", "cancelled")
 IN_FLIGHT = ("queued", "running")
-HEADER = "# seedrun lockfile: written by `seedrun apply`. Commit it next to the spec.\n"
+OLD_HEADER = "# seedrun lockfile: written by `seedrun apply`. Commit it next to the spec.\n"
+HEADER = (
+    "# seedrun lockfile: written by `seedrun apply`. Commit it next to the spec. "
+    "Its last line is `# end of lockfile`.\n"
+)
+END = "# end of lockfile\n"
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -66,6 +81,10 @@ class LockEntry:
     execution_expires_after: int | None = None
     created_at: int | None = None
     updated_at: int | None = None
+    # The result this entry replaces (task id, output, seed, usage...), kept until a
+    # new result takes its place: a failed or unfinished replacement never erases a
+    # paid video. Plain data, as ``previous_of`` makes it.
+    previous: Mapping[str, Any] | None = None
 
     def with_(self, **changes: Any) -> LockEntry:
         return replace(self, **changes)
@@ -99,7 +118,7 @@ def entry_to_dict(entry: LockEntry) -> dict[str, Any]:
             continue
         if isinstance(value, FileRef):
             value = {"path": value.path, "sha256": value.sha256, "bytes": value.bytes}
-        elif name == "request":
+        elif name in ("request", "previous"):
             value = json.loads(json.dumps(value, sort_keys=True))
         elif isinstance(value, Mapping):
             value = {k: value[k] for k in sorted(value)}
@@ -134,7 +153,7 @@ def to_data(lock: Lock) -> dict[str, Any]:
 
 def dumps(lock: Lock) -> str:
     """The canonical lockfile text."""
-    return HEADER + lockcodec.dumps(to_data(lock), flow=frozenset({"request"}))
+    return HEADER + lockcodec.dumps(to_data(lock), flow=frozenset({"request"})) + END
 
 
 @lru_cache(maxsize=1)
@@ -146,12 +165,21 @@ def lock_schema() -> dict[str, Any]:
 
 def loads(text: str, file: str) -> Lock:
     """Parse and validate lockfile text; any problem is a one-line LockError."""
+    _check_whole(text, file)
     try:
         data = lockcodec.loads(text)
         if data is None:  # not in seedrun's own subset (hand-edited): full YAML
+            _refuse_aliases(text, file)
             data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError:
         raise _syntax_error(text, file) from None
+    except RecursionError:
+        raise LockError(f"{file}: not a valid lockfile: {_too_deep()}") from None
+    deep = _too_deep_path(data)
+    if deep is not None:
+        at = _line_of(text, deep[:2])
+        top = ".".join(str(p) for p in deep[:2])
+        raise LockError(f"{file}:{at}: {top}: not a valid lockfile: {_too_deep()}")
     if data is None:
         return Lock()
     version = data.get("version") if isinstance(data, dict) else LOCK_VERSION
@@ -175,6 +203,58 @@ def loads(text: str, file: str) -> Lock:
     assets = {u: AssetEntry(**a) for u, a in (data.get("assets") or {}).items()}
     jobs = {j: entry_from_dict(e) for j, e in (data.get("jobs") or {}).items()}
     return Lock(assets, jobs)
+
+
+_CONFLICT = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |\r?$)", re.M)
+
+
+def _check_whole(text: str, file: str) -> None:
+    """Refuse a file with git conflict markers, or one cut short before its end line."""
+    conflict = _CONFLICT.search(text)
+    if conflict is not None:
+        line = text.count("\n", 0, conflict.start()) + 1
+        rel = file if os.path.isabs(file) or file.startswith(("./", "../")) else f"./{file}"
+        raise LockError(
+            f"{file}:{line}: the lockfile has unresolved git conflict markers "
+            f"({conflict.group(1)}); merge both sides with `seedrun lock merge --base "
+            f":1:{rel} :2:{rel} :3:{rel} -o {file}`, and set up the merge driver "
+            '(README, "Lockfiles and git") so that git merges lockfiles itself'
+        )
+    if text.startswith(HEADER.rstrip("\n")) and not text.rstrip().endswith(END.rstrip("\n")):
+        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+        raise LockError(
+            f"{file}: truncated: the file ends at line {lines} without its last line "
+            f"`{END.rstrip()}`; restore it from git (`git checkout -- {file}`) or a backup"
+        )
+
+
+def _refuse_aliases(text: str, file: str) -> None:
+    """Aliases are never written by seedrun, and an alias bomb expands to gigabytes."""
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark else 1
+            raise LockError(
+                f"{file}:{line}: not a valid lockfile: YAML aliases (*{event.anchor}) are "
+                "not allowed in a lockfile"
+            )
+
+
+def _too_deep() -> str:
+    return f"nesting is deeper than {limits.MAX_DEPTH} levels (see docs/limits.md)"
+
+
+def _too_deep_path(data: Any) -> list[Any] | None:
+    """The path to a value nested deeper than ``MAX_DEPTH``, without recursing."""
+    todo: list[tuple[Any, list[Any]]] = [(data, [])]
+    while todo:
+        value, path = todo.pop()
+        if len(path) > limits.MAX_DEPTH:
+            return path
+        if isinstance(value, dict):
+            todo.extend((v, [*path, k]) for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend((v, [*path, i]) for i, v in enumerate(value))
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -238,6 +318,8 @@ def _plain_entry(e: Any) -> bool:
             )
         elif k == "usage":
             ok = type(v) is dict and all(type(x) is int for x in v.values())
+        elif k == "previous":
+            ok = type(v) is dict and "key" in v and _plain_entry({"status": "succeeded", **v})
         else:
             ok = False
         if not ok:
@@ -260,22 +342,18 @@ def _plain_file(v: Any) -> bool:
 def _syntax_error(text: str, file: str) -> LockError:
     """The error for unparsable text, worded by pyyaml's Python parser on every machine
     (libyaml, which reads valid files faster, words its errors differently)."""
-    try:
-        yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        return LockError(f"{where}: not a valid lockfile: YAML syntax error: {exc.problem}")
-    except yaml.YAMLError as exc:
-        return LockError(f"{file}: not a valid lockfile: {exc}")
-    return LockError(f"{file}: not a valid lockfile: YAML syntax error")
+    found = syntax_error(text)
+    if found is None:
+        return LockError(f"{file}: not a valid lockfile: YAML syntax error")
+    line, col, message = found
+    return LockError(f"{file}:{line}:{col}: not a valid lockfile: YAML syntax error: {message}")
 
 
 def _line_of(text: str, path: list[Any]) -> int:
     """Best-effort line of a path, found by composing nodes only on the error path."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        node = yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, RecursionError):
         return 1
     line = 1
     for part in path:
@@ -296,8 +374,26 @@ def _line_of(text: str, path: list[Any]) -> int:
 # ---------------------------------------------------------------- journal events
 
 
-def job_event(job_id: str, entry: LockEntry) -> dict[str, Any]:
-    return {"job": job_id, "entry": entry_to_dict(entry)}
+def job_event(job_id: str, entry: LockEntry | None) -> dict[str, Any]:
+    """A job's new entry; ``None`` drops it (a create that was journaled but
+    certainly never sent leaves the job as it was before)."""
+    return {"job": job_id, "entry": None if entry is None else entry_to_dict(entry)}
+
+
+# The result fields a replacement carries forward in ``previous``.
+PREVIOUS_FIELDS = ("key", "task_id", "video_url", "output", "last_frame", "seed", "usage",
+                   "revised_prompt", "created_at")
+
+
+def previous_of(old: LockEntry | None) -> Mapping[str, Any] | None:
+    """What a new attempt for a job keeps of ``old``: its paid result when it has
+    one, else whatever ``old`` itself kept."""
+    if old is None:
+        return None
+    if old.output is None and not (old.status == "succeeded" and old.task_id):
+        return old.previous
+    data = entry_to_dict(old)
+    return {k: data[k] for k in PREVIOUS_FIELDS if k in data}
 
 
 def asset_event(url: str, entry: AssetEntry) -> dict[str, Any]:
@@ -308,6 +404,8 @@ def event_problem(event: Any) -> str | None:
     """Why a journal event is not one seedrun writes; None when it is."""
     if type(event) is not dict or len(event) != 2 or "entry" not in event:
         return "not a journal event"
+    if type(event.get("job")) is str and event["entry"] is None:
+        return None
     if type(event.get("job")) is str:
         doc: dict[str, Any] = {"version": LOCK_VERSION, "jobs": {event["job"]: event["entry"]}}
     elif type(event.get("asset")) is str:
@@ -326,7 +424,10 @@ def fold(lock: Lock, events: Iterable[Mapping[str, Any]]) -> Lock:
     jobs = dict(lock.jobs)
     for ev in events:
         if "job" in ev:
-            jobs[ev["job"]] = entry_from_dict(ev["entry"])
+            if ev["entry"] is None:
+                jobs.pop(ev["job"], None)
+            else:
+                jobs[ev["job"]] = entry_from_dict(ev["entry"])
         elif "asset" in ev:
             assets[ev["asset"]] = AssetEntry(**ev["entry"])
     return Lock(assets, jobs)

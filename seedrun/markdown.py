@@ -22,6 +22,7 @@ from seedrun.diff import (
     word_segments,
 )
 from seedrun.plan import CREATES, PlanItem
+from seedrun.safetext import clean
 from seedrun.spec import Spec
 
 DIFF_MARKER = "<!-- seedrun-diff -->"
@@ -32,14 +33,15 @@ QUIET_ACTIONS = ("unchanged",)
 
 def cell(text: str, width: int = 80) -> str:
     """Text safe inside a table cell: one line, pipes escaped, cut to ``width``."""
-    one = " ".join(text.split())
+    one = clean(" ".join(text.split()))
     if len(one) > width:
         one = one[: width - 1] + "…"
     return one.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def code(text: str) -> str:
-    """Inline code that survives backticks in ``text``."""
+    """Inline code that survives backticks in ``text`` (and control characters)."""
+    text = clean(text)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -53,6 +55,7 @@ def code_cell(text: str) -> str:
 
 def fenced(lines: Sequence[str], lang: str = "") -> list[str]:
     """A fenced block whose fence is longer than any backtick run inside."""
+    lines = [clean(ln) for ln in lines]
     longest = max((len(m) for ln in lines for m in re.findall(r"`+", ln)), default=0)
     fence = "`" * max(3, longest + 1)
     return [f"{fence}{lang}", *lines, fence]
@@ -109,7 +112,7 @@ def _escape(text: str) -> str:
 
 
 def _html(text: str) -> str:
-    return f"<code>{_escape(text)}</code>"
+    return f"<code>{_escape(clean(text))}</code>"
 
 
 def _word_html(old: str, new: str) -> str:

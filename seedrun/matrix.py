@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -51,6 +52,24 @@ def _splat(names: list[str], values: tuple[Any, ...]) -> Combo:
 
 def axes_of(matrix: Mapping[str, Any]) -> list[str]:
     return [k for k in matrix if k not in RESERVED]
+
+
+def counts(matrix: Mapping[str, Any]) -> tuple[int, int]:
+    """(combinations, comparisons) that ``expand`` makes, worked out without expanding.
+
+    Combinations: the product of the axes (before exclude, an upper bound) plus
+    the include entries. Comparisons: each product combination against each
+    exclude and include entry. Both are what expansion costs, so a limit on them
+    is checked before any work is done.
+    """
+    names = axes_of(matrix)
+    product = math.prod(_length(matrix[k]) for k in names) if names else 0
+    includes, excludes = _length(matrix.get("include")), _length(matrix.get("exclude"))
+    return product + includes, product * (includes + excludes)
+
+
+def _length(values: Any) -> int:
+    return len(values) if isinstance(values, list) else 0 if values is None else 1
 
 
 def expand(matrix: Mapping[str, Any]) -> list[Combo]:
@@ -96,7 +115,7 @@ def excluded(matrix: Mapping[str, Any]) -> Iterator[Combo]:
     if not names or not excludes:
         return
     for values in itertools.product(*(matrix[k] for k in names)):
-        combo = dict(zip(names, values, strict=True))
+        combo = _splat(names, values)
         if any(_matches(combo, ex) for ex in excludes):
             yield combo
 

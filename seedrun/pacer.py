@@ -17,6 +17,7 @@ from collections.abc import Callable
 import trio
 
 DEFAULT_PAUSE = 1.0  # seconds to pause everyone on a 429 without Retry-After
+MAX_PAUSE = 120.0  # the longest pause a 429 can impose on everyone (a gateway may ask for days)
 EPSILON = 1e-9
 WINDOW = 2.0  # seconds of send history used to estimate the rate of an unlimited pacer
 
@@ -35,12 +36,13 @@ class Pacer:
         step: float | None = None,
         burst: float = 1.0,
         settle: float = 1.0,
+        max_pause: float = MAX_PAUSE,
     ) -> None:
         """``rate`` is the ceiling; ``floor`` the lowest rate a 429 can cut to;
         ``decrease`` the factor applied on a 429; after ``streak`` successes the
         rate rises by ``step`` (default: a tenth of the ceiling, at least 0.1).
         429s within ``settle`` seconds after a pause ends do not cut again: they
-        answer requests sent before the cut."""
+        answer requests sent before the cut. No pause lasts longer than ``max_pause``."""
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive or None")
         if not 0 < decrease < 1:
@@ -54,6 +56,7 @@ class Pacer:
         self._step = step
         self._burst = max(1.0, burst)
         self._settle = settle
+        self._max_pause = max_pause
         self._tokens = self._burst
         self._stamp = clock()
         self._resume_at = float("-inf")
@@ -103,7 +106,10 @@ class Pacer:
         now = self._clock()
         self.rate_limited += 1
         self._streak = 0
-        pause = DEFAULT_PAUSE if retry_after is None else max(0.0, retry_after)
+        if retry_after is None or retry_after != retry_after:  # absent, or NaN
+            pause = DEFAULT_PAUSE
+        else:
+            pause = min(max(0.0, retry_after), self._max_pause)
         self._resume_at = max(self._resume_at, now + pause)
         if now >= self._no_cut_until:
             self._cut(now)

@@ -52,24 +52,34 @@ class Options:
     file_names: Mapping[str, str] = field(default_factory=dict)
 
 
-def plan(jobs: Iterable[Job], lock: Lock, options: Options = Options()) -> list[PlanItem]:
+def plan(
+    jobs: Iterable[Job],
+    lock: Lock,
+    options: Options = Options(),
+    *,
+    missing: Mapping[str, str] | None = None,
+) -> list[PlanItem]:
     """One item per job in spec order, then one per orphaned lock entry (sorted).
 
     ``jobs`` must be all the spec's jobs (select with ``options.select``), or
-    every other job in the lock would be listed as an orphan.
+    every other job in the lock would be listed as an orphan. ``missing`` maps
+    job ids whose recorded video is not on disk as recorded to why (the shell
+    looks at the files; see ``outputfiles.missing_outputs``).
     """
     # Only PlanItems are made here, none of them cyclic garbage: the cyclic GC would
     # just rescan the spec's jobs over and over (a third of the time for 100k jobs).
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _plan(jobs, lock, options)
+        return _plan(jobs, lock, options, missing or {})
     finally:
         if paused:
             gc.enable()
 
 
-def _plan(jobs: Iterable[Job], lock: Lock, options: Options) -> list[PlanItem]:
+def _plan(
+    jobs: Iterable[Job], lock: Lock, options: Options, missing: Mapping[str, str]
+) -> list[PlanItem]:
     chosen = select(jobs, options.select) if options.select else jobs
     forced = [glob_regex(p) for p in options.replace]
     items: list[PlanItem] = []
@@ -82,24 +92,33 @@ def _plan(jobs: Iterable[Job], lock: Lock, options: Options) -> list[PlanItem]:
         if entry is None:
             items.append(PlanItem(job.id, "create", job.key))
         else:
-            items.append(_action(job, entry, lock, options, force))
+            items.append(_action(job, entry, lock, options, force, missing))
     if not options.select:
         for jid in sorted(entries.keys() - seen):
             items.append(PlanItem(jid, "orphan", entries[jid].key, "no longer in the spec"))
     return items
 
 
-def _action(job: Job, entry: LockEntry, lock: Lock, options: Options, force: bool) -> PlanItem:
+def _action(
+    job: Job,
+    entry: LockEntry,
+    lock: Lock,
+    options: Options,
+    force: bool,
+    missing: Mapping[str, str],
+) -> PlanItem:
     if entry.status == "unknown" and not options.resubmit_unknown:
         # A task may exist and be paid for: never replaced without being told to,
-        # not even when the request changed or --replace names it.
-        if entry.task_id and (entry.error or {}).get("code") == "timeout":
-            return PlanItem(
-                job.id,
-                "resume",
-                job.key,
-                f"task {entry.task_id} outlived its deadline; it may still finish",
+        # not even when the request changed or --replace names it. One with a task
+        # id is looked at again: a deadline passed, or a gateway answered 404.
+        code = (entry.error or {}).get("code")
+        if entry.task_id and code in ("timeout", "task_gone"):
+            why = (
+                "outlived its deadline; it may still finish"
+                if code == "timeout"
+                else "could not be read last time; checking it again"
             )
+            return PlanItem(job.id, "resume", job.key, f"task {entry.task_id} {why}")
         why = _error_text(entry.error) or "a create request was in flight when the run stopped"
         return PlanItem(job.id, "unknown", job.key, why)
     if entry.key != job.key:
@@ -111,7 +130,10 @@ def _action(job: Job, entry: LockEntry, lock: Lock, options: Options, force: boo
         return PlanItem(job.id, "replace", job.key, "--replace", entry.key)
     if status == "succeeded":
         if options.download and entry.output is None:
-            return PlanItem(job.id, "download", job.key, "video not downloaded yet")
+            why = _error_text(entry.error) or "video not downloaded yet"
+            return PlanItem(job.id, "download", job.key, why)
+        if options.download and job.id in missing:
+            return PlanItem(job.id, "download", job.key, missing[job.id])
         return PlanItem(job.id, "unchanged", job.key)
     if status in IN_FLIGHT:
         return PlanItem(job.id, "resume", job.key, f"task {entry.task_id} is {status}")

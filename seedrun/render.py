@@ -3,12 +3,12 @@
 The environment is deterministic (no ``random`` filter, no ``lipsum``), so the
 same spec renders the same bodies, and therefore the same keys, everywhere.
 Text without template syntax is returned as is, and rendering keeps a trailing
-newline, so ``{{ }}`` never changes the text around it.
+newline, so ``{{ }}`` never changes the text around it. Templates come from
+untrusted specs: ``seedrun.sandbox`` bounds their size and work.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -16,36 +16,22 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.runtime import new_context
-from jinja2.sandbox import SandboxedEnvironment
 
-# Results larger than this many items or characters are refused (`'x' * 10**9`).
-MAX_SIZE = 100_000
-MAX_EXPONENT = 1_000
+from seedrun.sandbox import BoundedEnvironment, LimitReached, SpecBudget, render_bounded, running
+
+__all__ = ["RenderError", "SimpleParts", "SpecBudget", "is_template", "render", "simple_names"]
 
 
 class RenderError(Exception):
     """A template failed; the message is ready for a diagnostic."""
 
 
-class _Env(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
-        if op == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise jinja2.exceptions.SecurityError("exponent too large")
-            return operator.pow(left, right)
-        for seq, n in ((left, right), (right, left)):
-            sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
-            if sized and len(seq) * n > MAX_SIZE:
-                raise jinja2.exceptions.SecurityError("result too large")
-        return operator.mul(left, right)
-
-
 @lru_cache(maxsize=1)
-def _env() -> SandboxedEnvironment:
+def _env() -> BoundedEnvironment:
     # autoescape off: these are prompts and URLs, not HTML. The report escapes on output.
-    env = _Env(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = BoundedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
     env.globals.pop("lipsum", None)
     env.filters.pop("random", None)
     return env
@@ -119,20 +105,29 @@ def _undefined(message: str, context: Mapping[str, Any]) -> str:
     return f"undefined template value: {message}"
 
 
-def render(source: str, context: Mapping[str, Any]) -> str:
-    """Render ``source``; every failure becomes a RenderError naming the cause."""
+def render(source: str, context: Mapping[str, Any], budget: SpecBudget | None = None) -> str:
+    """Render ``source``; every failure becomes a RenderError naming the cause.
+
+    ``budget`` is what all renderings of one spec may still spend; each rendering
+    also has limits of its own (see ``seedrun.limits``).
+    """
     if not is_template(source):
         return source
     try:
-        compiled = _compile(source)
-        if isinstance(compiled, tuple):
-            return _render_simple(compiled, context)
-        # Template.render() copies every global into a new dict per call; share instead.
-        env = _env()
-        ctx = new_context(env, None, compiled.blocks, {**env.globals, **context}, shared=True)
-        return env.concat(compiled.root_render_func(ctx))
+        with running(budget):
+            compiled = _compile(source)
+            if isinstance(compiled, tuple):
+                return _render_simple(compiled, context)
+            # Template.render() copies every global into a new dict per call; share instead.
+            env = _env()
+            ctx = new_context(env, None, compiled.blocks, {**env.globals, **context}, shared=True)
+            return render_bounded(compiled.root_render_func(ctx))
     except jinja2.UndefinedError as exc:
         raise RenderError(_undefined(exc.message or "", context)) from None
+    except LimitReached as exc:
+        raise RenderError(f"template exceeds a limit: {exc} (see docs/limits.md)") from None
+    except MemoryError:
+        raise RenderError("template error: out of memory") from None
     except jinja2.exceptions.SecurityError as exc:
         raise RenderError(f"template refused by the sandbox: {exc}") from None
     except jinja2.TemplateSyntaxError as exc:

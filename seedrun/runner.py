@@ -29,31 +29,32 @@ from typing import Any
 import trio
 
 from seedrun import plan as planner
-from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS, TERMINAL_STATES
+from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS
 from seedrun.bucket_outputs import BucketOutputs
+from seedrun.budget import Budget
 from seedrun.client import SeedanceClient
-from seedrun.cost import estimate_tokens, shape_of_job, spent_tokens, total_tokens, usage_table
 from seedrun.errors import (
     ApiError,
     AuthError,
     CreateUnknown,
     DownloadError,
+    LockError,
     StorageError,
     TaskNotFound,
-    UrlExpired,
 )
 from seedrun.localrefs import is_file_ref
 from seedrun.lockfile import (
-    IN_FLIGHT,
     AssetEntry,
     FileRef,
     Lock,
     LockEntry,
     asset_event,
     job_event,
+    previous_of,
 )
 from seedrun.models import TaskState
 from seedrun.requests import Slot, fill_slots
+from seedrun.sources import NotReady, Sources
 from seedrun.spec import Job, Spec
 from seedrun.store import Journal
 from seedrun.tracker import Tracker
@@ -90,6 +91,8 @@ class Outcome:
     reasons: dict[str, str] = field(default_factory=dict)
     undone: list[str] = field(default_factory=list)
     fatal: str | None = None
+    # Answered task ids the journal could not take: printed, so none is ever lost.
+    undurable: dict[str, str] = field(default_factory=dict)
 
 
 class Reporter:
@@ -137,9 +140,12 @@ class Runner:
         options: RunOptions,
         reporter: Reporter | None = None,
         clock: Callable[[], float] = trio.current_time,
+        missing_outputs: Mapping[str, str] | None = None,
         uploads: Uploader | None = None,
         bucket: BucketOutputs | None = None,
     ) -> None:
+        """``missing_outputs``: job id -> why its recorded video is not on disk as
+        recorded (the shell looks; the plan then downloads it again)."""
         self.spec = spec
         self.jobs = jobs
         # One Lock whose dicts this run updates in place: copying a 10,000-entry
@@ -147,7 +153,6 @@ class Runner:
         self._jobs = dict(lock.jobs)
         self._assets = dict(lock.assets)
         self.lock = Lock(self._assets, self._jobs)
-        self._spent = spent_tokens(self.lock)
         self.lock_dir = lock_dir
         self.outputs_dir = outputs_dir
         self._file_names = output_names(spec.jobs)
@@ -160,6 +165,9 @@ class Runner:
             client, floor=options.poll_floor, use_list=options.use_list, clock=clock
         )
         self.outcome = Outcome()
+        self._missing = dict(missing_outputs or {})
+        # Files other lockfiles in the folder record: never a destination here.
+        self.foreign_outputs: frozenset[Path] = frozenset()
         self._done = {j.id: trio.Event() for j in jobs}
         self._fresh: set[str] = set()  # jobs that reached succeeded during this run
         self._moderation_done: dict[str, trio.Event] = {}
@@ -171,14 +179,22 @@ class Runner:
         self._moderations = trio.CapacityLimiter(MAX_PARALLEL_MODERATIONS)
         self._stop_creating = False
         self._work_scope: trio.CancelScope | None = None
-        self._estimates: dict[str, int] = {}
-        self._pending_estimate = 0
-        self._usage: dict[tuple[Any, ...], list[int]] | None = None
-        self._probes: dict[tuple[Any, ...], tuple[str, trio.Event]] = {}
         self._moderation_errors: dict[str, str] = {}
         self.uploads = uploads  # local images -> fetchable URLs (seedrun.uploads)
         self.bucket = bucket  # outputs kept in a bucket (seedrun.bucket_outputs)
         self._upload_errors: dict[str, str] = {}
+        self.budget = Budget(options.budget_tokens, self.lock)
+        self.sources = Sources(
+            self.lock,
+            client,
+            done=self._done,
+            moderated=self._moderation_done,
+            moderation_errors=self._moderation_errors,
+            fresh=self._fresh,
+            upload=self._upload,
+            upload_errors=self._upload_errors,
+            name=self._name,
+        )
         self.items = planner.plan(
             jobs,
             lock,
@@ -188,7 +204,10 @@ class Runner:
                 resubmit_unknown=options.resubmit_unknown,
                 download=options.download,
             ),
+            missing=missing_outputs,
         )
+        by_id = {j.id: j for j in jobs}
+        self.budget.resume(by_id[i.id] for i in self.items if i.action == "resume")
 
     # ---------------------------------------------------------------- top level
 
@@ -271,19 +290,32 @@ class Runner:
 
     # ---------------------------------------------------------------- recording
 
-    async def _record(self, job: Job, entry: LockEntry) -> None:
+    async def _record(self, job: Job, entry: LockEntry | None) -> None:
+        """Make ``entry`` the job's state, durably (``None``: the job has no entry).
+
+        When the journal cannot take it (disk full, journal deleted), the run stops
+        creating at once; an answered task id that did not reach the disk is kept
+        in memory for the final lockfile and listed in ``outcome.undurable``, so
+        the user can recover it even if that write fails too."""
         old = self._jobs.get(job.id)
-        self._spent += (total_tokens(entry) or 0) - ((total_tokens(old) or 0) if old else 0)
-        self._jobs[job.id] = entry
-        if self._usage is not None and entry.usage and not (old and old.usage):
-            total = total_tokens(entry)
-            if total and entry.status == "succeeded":
-                # Keyed like the estimates ask (a final's body lacks ratio and duration).
-                self._usage.setdefault(shape_of_job(job), []).append(total)
-        if job.id in self._estimates and (entry.usage or entry.status in TERMINAL_STATES):
-            # Its real usage (or none, for a refunded failure) now replaces the estimate.
-            self._pending_estimate -= self._estimates.pop(job.id)
-        await self.journal.append(job_event(job.id, entry))
+        if entry is None:
+            self._jobs.pop(job.id, None)
+        else:
+            self.budget.recorded(job, old, entry)
+            self._jobs[job.id] = entry
+        try:
+            await self.journal.append(job_event(job.id, entry))
+        except LockError as exc:
+            if entry is not None and entry.task_id:
+                self.outcome.undurable[job.id] = entry.task_id
+                self.reporter.note(
+                    f"NOT RECORDED on disk: job {job.id} is task {entry.task_id} ({exc})"
+                )
+            self.stop(str(exc))
+            raise
+        if self.journal.trouble is not None:
+            # The journal used its reserved space: answers still fit, new creates stop.
+            self.stop(self.journal.trouble)
 
     def _finish(self, job: Job, status: str, reason: str = "") -> None:
         self.outcome.status[job.id] = status
@@ -300,6 +332,7 @@ class Runner:
             api=job.api,
             kind=job.kind,
             error={"code": "blocked", "message": reason},
+            previous=previous_of(self._jobs.get(job.id)),
         )
         await self._record(job, entry)
         self._finish(job, "blocked", reason)
@@ -309,7 +342,13 @@ class Runner:
         base = (
             old
             if old is not None and old.key == job.key
-            else LockEntry(key=job.key, status="failed", api=job.api, kind=job.kind)
+            else LockEntry(
+                key=job.key,
+                status="failed",
+                api=job.api,
+                kind=job.kind,
+                previous=previous_of(old),
+            )
         )
         await self._record(
             job, base.with_(status="failed", error={"code": code, "message": message})
@@ -354,13 +393,17 @@ class Runner:
     async def _job_main(self, job: Job, item: planner.PlanItem) -> None:
         try:
             await self._job(job, item)
+        except LockError:
+            pass  # the journal failed: recorded in the outcome by _record, run stopped
         finally:
-            self._end_probe(job)
+            self.budget.job_ended(job)
             if not self._done[job.id].is_set():
-                status = self.lock.jobs[job.id].status if job.id in self.lock.jobs else "pending"
+                entry = self.lock.jobs.get(job.id)
+                status = entry.status if entry is not None else "pending"
                 self.outcome.status[job.id] = status
                 if status not in ("succeeded", "failed", "blocked", "cancelled"):
                     self.outcome.undone.append(job.id)
+                    self.outcome.reasons.setdefault(job.id, self._why_undone(entry))
                 self._done[job.id].set()
 
     async def _job(self, job: Job, item: planner.PlanItem) -> None:
@@ -376,6 +419,10 @@ class Runner:
             self._finish(job, action, item.reason)
             return
         if action == "download" and entry is not None:
+            if entry.output is not None and job.id in self._missing:
+                # Recorded but gone from disk (or changed): fetch it again, under a
+                # new name if something else now sits at the old one.
+                entry = entry.with_(output=None)
             await self._collect(job, entry, self._state_of(entry))
             return
         if action == "resume" and entry is not None and entry.task_id:
@@ -388,88 +435,6 @@ class Runner:
                 await self._follow(job, entry)
             return
         await self._create(job, item, entry)
-
-    async def _wait_sources(self, job: Job) -> dict[str, str] | None:
-        """Values for the job's slots, or None when it is blocked (recorded)."""
-        values: dict[str, str] = {}
-        for dep in job.deps:
-            await self._done[dep].wait()
-            src = self.lock.jobs.get(dep)
-            if src is not None and src.status in ("failed", "cancelled", "blocked"):
-                await self._block(job, f"source {dep} is {src.status}")
-                return None
-            if src is None or src.status != "succeeded":
-                # In flight (detached), unknown, or never created (budget, Ctrl-C):
-                # nothing is decided yet, so nothing is recorded; a later apply goes on.
-                state = src.status if src else "not created"
-                self.outcome.undone.append(job.id)
-                self._finish(job, "pending", f"waits for source {dep} ({state})")
-                return None
-        for slot in job.slots:
-            if slot.kind == "asset":
-                if slot.ref in self._moderation_done:
-                    await self._moderation_done[slot.ref].wait()
-                asset = self.lock.assets.get(slot.ref)
-                if asset is None and slot.ref in self._upload_errors:
-                    self._not_uploaded(job, slot.ref)
-                    return None
-                if asset is None:
-                    await self._fail(
-                        job,
-                        "moderation_error",
-                        f"asset {self._name(slot.ref)} could not be moderated "
-                        f"({self._moderation_errors.get(slot.ref, 'no answer')}); run again",
-                    )
-                    return None
-                if not asset.passed or not asset.asset_url:
-                    await self._block(
-                        job,
-                        f"asset {self._name(slot.ref)} failed moderation: "
-                        f"{asset.reason or 'rejected'}",
-                    )
-                    return None
-                values[slot.ref] = asset.asset_url
-            elif slot.kind == "file":
-                url = await self._upload(slot.ref)
-                if url is None:
-                    self._not_uploaded(job, slot.ref)
-                    return None
-                values[slot.ref + "#file"] = url
-            elif slot.kind == "draft_task":
-                src = self.lock.jobs[slot.ref]
-                values[slot.ref + "#task"] = src.task_id or ""
-            elif slot.kind == "last_frame":
-                url = await self._fresh_last_frame(slot.ref)
-                if url is None:
-                    await self._fail(
-                        job,
-                        "source_frame_unavailable",
-                        f"the last frame of {slot.ref} is not available "
-                        "(its URL expired and the task is past retention); "
-                        f"replace it with --replace '{slot.ref}'",
-                    )
-                    return None
-                values[slot.ref + "#frame"] = url
-        return values
-
-    def _not_uploaded(self, job: Job, ref: str) -> None:
-        """Nothing was sent for the job, so nothing is recorded: a later apply goes on."""
-        self.outcome.undone.append(job.id)
-        why = self._upload_errors.get(ref, "upload failed")
-        self._finish(job, "pending", f"{why}; nothing was created, run apply again")
-
-    async def _fresh_last_frame(self, source_id: str) -> str | None:
-        src = self.lock.jobs[source_id]
-        if source_id in self._fresh and src.last_frame_url:
-            return src.last_frame_url
-        # Frame URLs expire; a source finished in an earlier run gets a fresh one.
-        if not src.task_id:
-            return None
-        try:
-            state = await self.client.get(src.api, src.task_id)
-        except ApiError:
-            return None
-        return state.last_frame_url
 
     def _fill(self, job: Job, values: Mapping[str, str]) -> dict[str, Any]:
         def value_for(slot: Slot) -> str:
@@ -486,11 +451,18 @@ class Runner:
         return body
 
     async def _create(self, job: Job, item: planner.PlanItem, old: LockEntry | None) -> None:
-        values = await self._wait_sources(job)
-        if values is None:
+        ready = await self.sources.resolve(job)
+        if isinstance(ready, NotReady):
+            if ready.outcome == "blocked":
+                await self._block(job, ready.reason)
+            elif ready.outcome == "failed":
+                await self._fail(job, ready.code, ready.reason)
+            else:
+                self.outcome.undone.append(job.id)
+                self._finish(job, "pending", ready.reason)
             return
-        body = self._fill(job, values)
-        if self._stop_creating or not await self._budget_allows(job):
+        body = self._fill(job, ready.values)
+        if self._stop_creating or not await self.budget.allows(job):
             self._stop_creating = True
             self.outcome.undone.append(job.id)
             self._finish(job, "pending", "budget reached; not created")
@@ -500,7 +472,7 @@ class Runner:
                 await self._cancel_replaced(old)
             async with self._creating:
                 submitted = self.clock()
-                entry = await self._submit(job, body)
+                entry = await self._submit(job, body, old)
             if entry is None:
                 return
             if self.options.detach:
@@ -508,8 +480,15 @@ class Runner:
                 return
             await self._follow(job, entry, submitted)
 
-    async def _submit(self, job: Job, body: dict[str, Any]) -> LockEntry | None:
-        """Send one create; the returned entry has the task id (None: job finished)."""
+    async def _submit(
+        self, job: Job, body: dict[str, Any], old: LockEntry | None
+    ) -> LockEntry | None:
+        """Send one create; the returned entry has the task id (None: job finished).
+
+        The job is journaled ``unknown`` only when its turn at every limiter has
+        come and the bytes are about to go out (``on_send``). A Ctrl-C before that
+        leaves the job exactly as it was; one after it waits for the answer.
+        """
         pending = LockEntry(
             key=job.key,
             status="unknown",
@@ -522,50 +501,59 @@ class Runner:
                 "message": "the create request was in flight when the run stopped; "
                 "the task may exist (see --resubmit-unknown)",
             },
+            previous=previous_of(old),
         )
-        await self._record(job, pending)
-        self.reporter.job(job.id, "submitting")
-        # Shielded: once sent, a create's answer must be recorded even on Ctrl-C.
+        sent = False
+
+        async def on_send() -> None:
+            nonlocal sent
+            if not sent:
+                try:
+                    await self._record(job, pending)
+                except LockError:
+                    # Not durable, so not sent: the job stays as it was, in memory too
+                    # (the lockfile written at exit must not call it unknown).
+                    if old is None:
+                        self._jobs.pop(job.id, None)
+                    else:
+                        self._jobs[job.id] = old
+                    raise
+                sent = True
+                self.reporter.job(job.id, "submitting")
+
+        try:
+            state = await self.client.create(job.api, body, on_send=on_send)
+        except trio.Cancelled:
+            # The client shields a create from its send to its answer, so a Cancelled
+            # here means no attempt could have made a task: undo the journaled send.
+            if sent:
+                with trio.CancelScope(shield=True):
+                    await self._record(job, old)
+            raise
+        except CreateUnknown as exc:
+            with trio.CancelScope(shield=True):
+                await self._record(
+                    job, pending.with_(error={"code": "create_unknown", "message": exc.message})
+                )
+            self._finish(job, "unknown", exc.message)
+            return None
+        except ApiError as exc:
+            # Certainly no task exists (the client says so only when it is sure). The
+            # entry keeps what the job had (`previous`): nothing paid is erased.
+            with trio.CancelScope(shield=True):
+                if isinstance(exc, AuthError):
+                    # The account's problem, not the job's: the job stays as it was.
+                    await self._record(job, old)
+                    self.stop(exc.message)
+                else:
+                    error = {"code": exc.code or f"http_{exc.status}", "message": exc.message}
+                    await self._record(job, pending.with_(status="failed", error=error))
+            self._finish(job, "failed", exc.message)
+            return None
         with trio.CancelScope(shield=True):
-            try:
-                with trio.fail_after(CREATE_TIMEOUT):
-                    state = await self.client.create(job.api, body)
-            except (trio.TooSlowError, CreateUnknown) as exc:
-                message = (
-                    exc.message
-                    if isinstance(exc, CreateUnknown)
-                    else f"no answer to the create request within {CREATE_TIMEOUT:.0f} s"
-                )
-                await self._record(
-                    job, pending.with_(error={"code": "create_unknown", "message": message})
-                )
-                self._finish(job, "unknown", message)
-                return None
-            except AuthError as exc:
-                await self._record(
-                    job,
-                    pending.with_(
-                        status="failed", error={"code": "unauthorized", "message": exc.message}
-                    ),
-                )
-                self.stop(exc.message)
-                self._finish(job, "failed", exc.message)
-                return None
-            except ApiError as exc:
-                # Certain no task exists (the client only says so when it is sure).
-                await self._record(
-                    job,
-                    pending.with_(
-                        status="failed",
-                        error={"code": exc.code or f"http_{exc.status}", "message": exc.message},
-                    ),
-                )
-                self._finish(job, "failed", exc.message)
-                return None
             entry = self._merge(pending.with_(error=None), state)
             await self._record(job, entry)
-            return entry
-        raise AssertionError("unreachable: a shielded scope is never cancelled")
+        return entry
 
     async def _cancel_replaced(self, old: LockEntry) -> None:
         if old.status != "queued" or not old.task_id or old.api != "official":
@@ -575,56 +563,6 @@ class Runner:
             self.reporter.note(f"cancelled the replaced task {old.task_id}")
         except ApiError as exc:
             log.debug("cancel of replaced task %s: %s", old.task_id, exc)
-
-    async def _budget_allows(self, job: Job) -> bool:
-        """Whether creating ``job`` keeps finished usage + estimates within the budget.
-
-        A job whose shape has no recorded usage cannot be estimated. Rather than
-        count it as free, one such job per shape goes first (the probe); the others
-        of that shape wait for its real usage and are then estimated from it.
-        """
-        budget = self.options.budget_tokens
-        if budget is None:
-            return True
-        if self._usage is None:
-            self._usage = usage_table([self.lock])
-            self._reserve_resumed()
-        while True:
-            estimate = estimate_tokens(job, table=self._usage)
-            if estimate is not None:
-                break
-            shape = shape_of_job(job)
-            probe = self._probes.get(shape)
-            if probe is None:
-                self._probes[shape] = (job.id, trio.Event())
-                estimate = 0
-                break
-            await probe[1].wait()
-        if self._spent + self._pending_estimate + estimate > budget:
-            return False
-        self._estimates[job.id] = estimate
-        self._pending_estimate += estimate
-        return True
-
-    def _end_probe(self, job: Job) -> None:
-        """A probe job is done: let the jobs of its shape estimate from what it used."""
-        shape = shape_of_job(job)
-        probe = self._probes.get(shape)
-        if probe is not None and probe[0] == job.id:
-            del self._probes[shape]
-            probe[1].set()
-
-    def _reserve_resumed(self) -> None:
-        """Tasks resumed from an earlier run are in flight too: count their estimates."""
-        by_id = {j.id: j for j in self.jobs}
-        for item in self.items:
-            entry = self._jobs.get(item.id)
-            if item.action != "resume" or entry is None or entry.usage:
-                continue
-            if entry.status in IN_FLIGHT and item.id not in self._estimates:
-                estimate = estimate_tokens(by_id[item.id], table=self._usage) or 0
-                self._estimates[item.id] = estimate
-                self._pending_estimate += estimate
 
     # ---------------------------------------------------------------- following
 
@@ -650,6 +588,16 @@ class Runner:
             updated_at=state.updated_at or entry.updated_at,
         )
 
+    def _why_undone(self, entry: LockEntry | None) -> str:
+        """A reason for a job the run left unfinished without saying why."""
+        if self.outcome.fatal:
+            return f"run stopped: {self.outcome.fatal}"
+        if entry is None:
+            return "not created"
+        if entry.error and entry.error.get("message"):
+            return entry.error["message"]
+        return f"task {entry.task_id} is {entry.status}" if entry.task_id else entry.status
+
     def _state_of(self, entry: LockEntry) -> TaskState:
         return TaskState(
             task_id=entry.task_id or "",
@@ -669,16 +617,16 @@ class Runner:
         """Poll until the task ends, journaling each change; then collect."""
         assert entry.task_id
         if entry.created_at and time.time() - entry.created_at > RETENTION_SECONDS:
-            await self._unknown_gone(job, entry, "older than the 7-day retention")
+            await self._unknown_gone(job, entry, "older than the 7-day retention", "past_retention")
             return
         now = self.clock()
         if submitted is None:
             # Resumed: the server's timestamp tells how long it has already run.
             age = max(0.0, time.time() - entry.created_at) if entry.created_at else 0.0
             submitted = now - age
-        expires = (
-            entry.execution_expires_after or self.options.task_timeout or EXECUTION_EXPIRES_DEFAULT
-        )
+        # The earlier of the server's expiry and the user's own timeout.
+        limits = [x for x in (entry.execution_expires_after, self.options.task_timeout) if x]
+        expires = min(limits) if limits else EXECUTION_EXPIRES_DEFAULT
         deadline = submitted + expires
         w = self.tracker.watch(
             job.api,
@@ -698,8 +646,11 @@ class Runner:
                 if isinstance(w.error, TaskNotFound):
                     await self._unknown_gone(job, entry, "GET answered 404")
                     return
-                # Polling failed for good: keep the task id, next run resumes it.
-                self._finish(job, entry.status, f"polling failed: {w.error.message}")
+                # Polling failed for good: keep the task id, next run resumes it. The
+                # reason goes into the lockfile too (the next good poll clears it).
+                why = f"polling failed: {w.error.message}"
+                await self._record(job, entry.with_(error={"code": "poll_failed", "message": why}))
+                self._finish(job, entry.status, why)
                 self.outcome.undone.append(job.id)
                 return
             state = w.state
@@ -726,13 +677,18 @@ class Runner:
         self._fresh.add(job.id)
         await self._collect(job, entry, w.state)
 
-    async def _unknown_gone(self, job: Job, entry: LockEntry, why: str) -> None:
+    async def _unknown_gone(
+        self, job: Job, entry: LockEntry, why: str, code: str = "task_gone"
+    ) -> None:
+        # A 404 is not proof the task is gone (a gateway may lag or lie): the next
+        # apply looks at a task_gone job again before anything suggests paying twice.
+        again = "the next apply checks it again; " if code == "task_gone" else ""
         message = (
-            f"task {entry.task_id} cannot be read any more ({why}); "
-            "use --resubmit-unknown to create it again"
+            f"task {entry.task_id} cannot be read ({why}); {again}if the provider's "
+            "console has no such task, --resubmit-unknown creates it again"
         )
         await self._record(
-            job, entry.with_(status="unknown", error={"code": "task_gone", "message": message})
+            job, entry.with_(status="unknown", error={"code": code, "message": message})
         )
         self._finish(job, "unknown", message)
 
@@ -746,7 +702,7 @@ class Runner:
             try:
                 if entry.output is None:
                     ref, entry = await self._download(job, entry, "video", ".mp4")
-                    entry = entry.with_(output=ref)
+                    entry = entry.with_(output=ref, error=None)
                     await self._record(job, entry)
                 if entry.last_frame is None and job.params.get("return_last_frame"):
                     ref, entry = await self._download(job, entry, "last_frame", ".png")
@@ -756,8 +712,18 @@ class Runner:
                 # OSError: the outputs folder cannot be written (full, read-only, a file
                 # in the way). One job's file, not a reason to crash the whole run.
                 why = exc.message if isinstance(exc, ApiError | StorageError) else str(exc)
+                if entry.created_at and time.time() - entry.created_at > RETENTION_SECONDS:
+                    why = (
+                        f"the video of task {entry.task_id} can no longer be fetched: the "
+                        f"provider keeps results {RETENTION_SECONDS // 86400} days ({why})"
+                    )
+                why = f"download failed: {why}; run apply again to retry"
+                recorded = self._jobs.get(job.id)
+                if recorded is not None and recorded.status == "succeeded":
+                    error = {"code": "download_failed", "message": why}
+                    await self._record(job, recorded.with_(error=error))
                 self.outcome.undone.append(job.id)
-                self._finish(job, "succeeded", f"download failed: {why}; run apply again to retry")
+                self._finish(job, "succeeded", why)
                 return
         self._finish(job, "succeeded", entry.output.path if entry.output else "")
 
@@ -765,9 +731,7 @@ class Runner:
         self, job: Job, entry: LockEntry, what: str, suffix: str
     ) -> tuple[FileRef, LockEntry]:
         url = entry.video_url if what == "video" else entry.last_frame_url
-        stem = self._file_names.get(job.id) or safe_name(job.id)
-        name = stem + ("" if what == "video" else ".last") + suffix
-        dest = self.outputs_dir / name
+        dest = self._dest(job, entry, what, suffix)
         for attempt in range(2):
             if not url or attempt == 1:
                 # No URL, or an expired one: ask the task for a fresh URL, once.
@@ -780,11 +744,38 @@ class Runner:
                     raise DownloadError(f"task {entry.task_id} gives no {what} URL")
             try:
                 if self.bucket is not None:  # kept in a bucket, not on this machine
-                    return await self.bucket.save(self.client, url, name), entry
+                    ref = await self.bucket.save(
+                        self.client, url, dest.name, task_id=entry.task_id
+                    )
+                    return ref, entry
                 got = await self.client.download(url, dest)
                 break
-            except UrlExpired:
-                if attempt == 1:
+            except DownloadError:
+                # Expired, or a host that is gone (a recorded URL outlives its server):
+                # the task gives a fresh URL, once.
+                if attempt == 1 or not entry.task_id:
                     raise
         rel = Path(os.path.relpath(Path(got.path).resolve(), self.lock_dir.resolve()))
         return FileRef(rel.as_posix(), got.sha256, got.bytes), entry
+
+    def planned_outputs(self) -> dict[str, Path]:
+        """Job id -> the file its video goes to, for the jobs this run may download."""
+        if not self.options.download:
+            return {}
+        wanted = (*planner.CREATES, "resume", "download")
+        return {
+            i.id: self.outputs_dir / ((self._file_names.get(i.id) or safe_name(i.id)) + ".mp4")
+            for i in self.items
+            if i.action in wanted
+        }
+
+    def _dest(self, job: Job, entry: LockEntry, what: str, suffix: str) -> Path:
+        """Where a download goes: the job's own name, or, when a file is already
+        there (a replaced job's previous video, another campaign's), a name with
+        the task id. A paid file is never written over."""
+        stem = self._file_names.get(job.id) or safe_name(job.id)
+        tail = ("" if what == "video" else ".last") + suffix
+        dest = self.outputs_dir / (stem + tail)
+        if dest.exists() or dest.resolve() in self.foreign_outputs:
+            dest = self.outputs_dir / f"{stem}.{safe_name(entry.task_id or 'task')[:40]}{tail}"
+        return dest

@@ -27,7 +27,7 @@ from seedrun.campaign import (
 )
 from seedrun.errors import SpecError
 from seedrun.expand import Expander
-from seedrun.lints import RESERVED_VAR, ROLE_TYPES
+from seedrun.lints import RESERVED_VAR, ROLE_TYPES, unprintable
 from seedrun.localrefs import FileLookup
 from seedrun.schema_check import INTEGER_PARAMS, normalize_ints, schema, schema_problems
 from seedrun.selection import glob_regex, select
@@ -60,6 +60,9 @@ def load_spec(text: str, file: str, files: FileLookup | None = None) -> Spec:
     if data is None:
         raise SpecError([marks.diag((), "the spec is empty; it needs `version: 1` and `jobs:`")])
     found = schema_problems(data, marks)
+    if isinstance(data, dict):
+        seen = {path for path, _ in found}  # the schema's "invalid name" says enough
+        found += [(p, d) for p, d in unprintable(data, marks) if p not in seen]
     broken_jobs: set[int] = set()
     for path, _ in found:
         if len(path) >= 2 and path[0] == "jobs" and isinstance(path[1], int):

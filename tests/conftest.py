@@ -172,7 +172,7 @@ async def apply_in_process(
             list(spec.jobs),
             lock,
             lock_dir=lock_path.parent.resolve(),
-            outputs_dir=spec_path.parent / spec.outputs_dir,
+            outputs_dir=spec_path.parent / (spec.outputs_dir or "outputs"),
             client=client,
             journal=journal,
             options=run_options,
@@ -182,7 +182,8 @@ async def apply_in_process(
             outcome = await runner.run()
         finally:
             journal.close()
-            journal_text = journal_path(lock_path).read_bytes()
+            jpath = journal_path(lock_path)
+            journal_text = jpath.read_bytes() if jpath.exists() else b""
             write_lock(lock_path, runner.lock)
             journal_path(lock_path).unlink(missing_ok=True)
     # The key never reaches the journal, the lockfile or anything shown to the user.

@@ -182,7 +182,8 @@ def test_unknown_status_is_named() -> None:
     with pytest.raises(BadResponse) as info:
         parse_task_body('{"id": "t1", "status": "thinking"}', api="official")
     assert str(info.value) == (
-        'unknown task status \'thinking\': \'{"id": "t1", "status": "thinking"}\''
+        "unknown task status 'thinking' (seedrun knows "
+        'cancelled, failed, queued, running, succeeded): \'{"id": "t1", "status": "thinking"}\''
     )
 
 
@@ -255,10 +256,10 @@ def test_official_extras() -> None:
     ("body", "message"),
     [
         ("<html>502 Bad Gateway</html>", "answer is not JSON: '<html>502 Bad Gateway</html>'"),
-        ("[1, 2]", "task answer is not an object: '[1, 2]'"),
+        ("[1, 2]", "task answer is an array, not an object: '[1, 2]'"),
         (
             '{"id": 5, "status": "queued"}',
-            'task answer has no id: \'{"id": 5, "status": "queued"}\'',
+            'task id is a number, not a string: \'{"id": 5, "status": "queued"}\'',
         ),
         (
             '{"id": "t", "status": "queued", "content": "x"}',
@@ -426,3 +427,68 @@ def test_moderation_refusal_and_timeout() -> None:
     assert moderation_timeout("gateway timeout") is None  # not JSON: not the wrapper's answer
     with pytest.raises(BadResponse, match=r"moderation answer has no .data\.items. list"):
         parse_moderation('{"code": "success", "data": {}}', ["https://i/a.png"])
+
+
+# -- hostile answers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '{"id": "t", "status": "running", "status": "succeeded"}',
+            "answer has the key 'status' twice: "
+            '\'{"id": "t", "status": "running", "status": "succeeded"}\'',
+        ),
+        (
+            '{"id": "t", "status": "running", "progress": NaN}',
+            'answer is not JSON: \'{"id": "t", "status": "running", "progress": NaN}\'',
+        ),
+        (
+            '{"id": "t", "status": "running", "progress": 1e400}',
+            "field 'progress' is not a finite number: "
+            '\'{"id": "t", "status": "running", "progress": 1e400}\'',
+        ),
+        ("[" * 100_000, f"answer is nested too deeply: {'[' * 200!r}"),
+        ("42", "task answer is a number, not an object: '42'"),
+        ('"queued"', "task answer is a string, not an object: '\"queued\"'"),
+        ("null", "task answer is null, not an object: 'null'"),
+        (
+            '{"id": "a\\nb", "status": "queued"}',
+            "task id 'a\\nb' has control or space characters",
+        ),
+        (
+            '{"id": "t", "status": 7}',
+            "unknown task status '7' (seedrun knows cancelled, failed, queued, running, "
+            'succeeded): \'{"id": "t", "status": 7}\'',
+        ),
+        (
+            '{"id": "t", "status": "queued", "created_at": "²"}',
+            'field \'created_at\' is not a number: \'{"id": "t", "status": "queued", '
+            '"created_at": "²"}\'',
+        ),
+    ],
+)
+def test_hostile_shapes(body: str, message: str) -> None:
+    with pytest.raises(BadResponse) as info:
+        parse_task_body(body, api="official")
+    assert str(info.value) == message
+
+
+def test_a_task_id_of_megabytes_is_refused() -> None:
+    body = json.dumps({"id": "x" * 5_000_000, "status": "queued"})
+    with pytest.raises(BadResponse) as info:
+        parse_task_body(body, api="official")
+    assert str(info.value) == (f"task id is 5000000 characters, more than 256: {body[:200]!r}")
+
+
+def test_a_long_error_message_is_cut() -> None:
+    body = json.dumps({"id": "t", "status": "failed", "error": {"message": "m" * 10_000}})
+    state = parse_task_body(body, api="official")
+    assert state.error_message == "m" * 1999 + "…"
+
+
+def test_a_list_page_that_is_not_an_object() -> None:
+    with pytest.raises(BadResponse) as info:
+        parse_task_page("[]")
+    assert str(info.value) == "task list answer is an array, not an object: '[]'"

@@ -84,7 +84,7 @@ async def test_catalog_campaign_end_to_end(tmp_path: Path, s3: S3) -> None:
             assert entry.output is not None
             assert entry.output.path.startswith(f"s3://{s3.bucket}/seedrun/videos/"), jid
         assert not (folder / "s3:").exists()
-        report = (folder / "report.html").read_text()
+        report = (folder / "campaign.report.html").read_text()
         assert f"/{s3.bucket}/seedrun/videos/" in report
 
         ran = await run_cli("status", spec.name, "--verify", env=e, cwd=folder)
@@ -125,7 +125,7 @@ async def test_catalog_campaign_end_to_end(tmp_path: Path, s3: S3) -> None:
         assert len(second.assets) == 2  # the old and the new bottle, each moderated once
 
         # Nothing holds a credential or a presigned signature.
-        for text in (lock.read_text(), ran.output, (folder / "report.html").read_text()):
+        for text in (lock.read_text(), ran.output, (folder / "campaign.report.html").read_text()):
             assert FAKE_SECRET not in text
         for text in (lock.read_text(), ran.output):
             assert FAKE_KEY_ID not in text and "X-Amz-Signature" not in text

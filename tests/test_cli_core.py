@@ -80,7 +80,8 @@ def test_yaml_syntax_error(here: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert run(capsys, "validate", "bad.yaml") == (
         2,
         "",
-        "bad.yaml:3:1: YAML syntax error: expected the node content, but found '<stream end>'\n"
+        "bad.yaml:2:7: YAML syntax error: the '[' opened here is never closed "
+        "(expected the node content, but found '<stream end>')\n"
         "seedrun: 1 error in spec\n",
     )
 

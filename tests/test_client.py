@@ -267,7 +267,8 @@ async def test_get_404_is_task_not_found() -> None:
         ("<html>gateway</html>", "answer is not JSON: '<html>gateway</html>'"),
         (
             '{"id": "t", "status": "thinking"}',
-            'unknown task status \'thinking\': \'{"id": "t", "status": "thinking"}\'',
+            'unknown task status \'thinking\' (seedrun knows '
+            'cancelled, failed, queued, running, succeeded): \'{"id": "t", "status": "thinking"}\'',
         ),
         (
             '{"id": "t", "status": "running", "content": 3}',
@@ -289,9 +290,13 @@ async def test_redirect_is_not_followed_with_the_key() -> None:
     script = Script(answer(302, text="", headers={"Location": "https://evil.example/steal"}))
     with trio.fail_after(5):
         async with mock_client(script) as client:
-            with pytest.raises(BadResponse, match="unexpected HTTP 302"):
+            with pytest.raises(BadResponse) as info:
                 await client.get("official", "t")
     assert [str(r.url) for r in script.requests] == [f"{API}{OFFICIAL}/t"]
+    assert str(info.value) == (
+        f"GET {OFFICIAL}/t: HTTP 302 redirect to 'https://evil.example/steal'; seedrun does "
+        "not follow redirects of API calls: check the base URL"
+    )
 
 
 @pytest.mark.parametrize(
@@ -357,13 +362,34 @@ async def test_429_without_retry_after_backs_off_exponentially(
     assert (info.value.retry_after, info.value.status, client.stats.rate_limited) == (None, 429, 5)
 
 
-async def test_huge_retry_after_is_handed_to_the_caller() -> None:
+async def test_huge_retry_after_waits_the_cap_and_says_so(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Retry-After: 999999 once froze every later request through the shared pacer.
+    script = Script(answer(429, headers={"Retry-After": "999999"}), answer(200, TASK))
+    pacer = Pacer(None)
+    with trio.fail_after(1000):
+        async with mock_client(script, pacer=pacer, max_retry_after=60.0) as client:
+            start = trio.current_time()
+            state = await client.get("official", "task_1")
+            assert pacer.paused_until is None  # the pause the pacer took is over, too
+    assert state.task_id == "task_1"
+    assert [round(t - start, 3) for t in script.times] == [0.0, 60.0]
+    assert caplog.messages == [
+        f"GET {OFFICIAL}/task_1: the server asks to wait 999999 s (Retry-After); "
+        "waiting 60 s, the most seedrun waits"
+    ]
+
+
+async def test_huge_retry_after_on_the_last_attempt_is_handed_to_the_caller(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     script = Script(answer(429, headers={"Retry-After": "3600"}))
-    with trio.fail_after(5):
-        async with mock_client(script) as client:
+    with trio.fail_after(5000):
+        async with mock_client(script, max_retries=1) as client:
             with pytest.raises(RateLimited) as info:
                 await client.get("official", "task_1")
-    assert (info.value.retry_after, len(script.requests)) == (3600.0, 1)
+    assert (info.value.retry_after, len(script.requests)) == (120.0, 2)
 
 
 # -- list and cancel --------------------------------------------------------------------------

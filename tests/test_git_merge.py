@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lockfactory import commit_all, entry, file_ref, git, key, make_repo, official, write
+from lockfactory import commit_all, entry, file_ref, git, key, make_repo, official, seedrun, write
 
 from seedrun.lockfile import AssetEntry, Lock, LockEntry, dumps, loads
 
@@ -160,6 +160,34 @@ def test_branches_that_both_add_jobs_at_one_place_conflict_in_plain_git(repo: Pa
     _branch(repo, "a", BASE.with_job("new-a", done("new-a")))
     _branch(repo, "b", BASE.with_job("new-b", done("new-b")))
     assert _merge(repo, "a", "b").returncode == 1
+
+
+def test_conflict_markers_are_named_and_the_advised_command_merges(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = BASE.with_job("new-a", done("new-a")), BASE.with_job("new-b", done("new-b"))
+    _branch(repo, "a", a)
+    _branch(repo, "b", b)
+    assert _merge(repo, "a", "b").returncode == 1
+    monkeypatch.chdir(repo)
+    assert seedrun("status", "--lock", "jobs.lock") == 2
+    message = capsys.readouterr().err
+    assert message.startswith("seedrun: jobs.lock:")
+    assert ": the lockfile has unresolved git conflict markers (<<<<<<<); " in message
+    advised = re.search(r"`seedrun (lock merge [^`]*)`", message)
+    assert advised is not None
+    assert seedrun(*advised.group(1).split()) == 0  # git's three stages, read with `git show`
+    assert (repo / "jobs.lock").read_text() == dumps(Lock(BASE.assets, {**a.jobs, **b.jobs}))
+
+
+def test_the_end_line_does_not_conflict_when_branches_add_jobs_apart(repo: Path) -> None:
+    """Unlike a job count in the header, the end line is the same on every branch."""
+    _branch(repo, "a", BASE.with_job("aaa", done("aaa")))
+    _branch(repo, "b", BASE.with_job("zzz", done("zzz")))
+    merged = _merge(repo, "a", "b")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    expected = Lock(BASE.assets, {**BASE.jobs, "aaa": done("aaa"), "zzz": done("zzz")})
+    assert (repo / "jobs.lock").read_text() == dumps(expected)
 
 
 def _install_driver(repo: Path) -> None:

@@ -554,23 +554,25 @@ async def test_tasks_past_retention_or_unknown_to_the_server_become_unknown(
             assert not [r for r in later if old_task in r["path"] + r["query"]]
             assert done.outcome.status == {"one": "unknown", "two": "unknown", "three": "succeeded"}
             assert done.outcome.reasons["one"] == (
-                f"task {old_task} cannot be read any more (older than the 7-day retention); "
-                "use --resubmit-unknown to create it again"
+                f"task {old_task} cannot be read (older than the 7-day retention); if the "
+                "provider's console has no such task, --resubmit-unknown creates it again"
             )
             assert done.outcome.reasons["two"] == (
-                f"task {lost_task} cannot be read any more (GET answered 404); "
-                "use --resubmit-unknown to create it again"
+                f"task {lost_task} cannot be read (GET answered 404); the next apply "
+                "checks it again; if the provider's console has no such task, "
+                "--resubmit-unknown creates it again"
             )
             gone = lock_on_disk(spec_path)
-            for job_id in ("one", "two"):
+            for job_id, code in (("one", "past_retention"), ("two", "task_gone")):
                 assert gone.jobs[job_id].status == "unknown"
                 assert gone.jobs[job_id].error == {
-                    "code": "task_gone",
+                    "code": code,
                     "message": done.outcome.reasons[job_id],
                 }
+            # A 404 is looked at again; a task past retention cannot be.
             assert plan_actions(spec_path, capsys) == {
                 "one": "unknown",
-                "two": "unknown",
+                "two": "resume",
                 "three": "unchanged",
             }
             # Without the flag, seedrun never creates them again on its own.

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from seedrun.errors import LockError
 from seedrun.lockfile import (
+    END,
     HEADER,
+    OLD_HEADER,
     AssetEntry,
     FileRef,
     Lock,
@@ -59,7 +61,8 @@ LOCK = Lock(
 )
 
 TEXT = f"""\
-# seedrun lockfile: written by `seedrun apply`. Commit it next to the spec.
+# seedrun lockfile: written by `seedrun apply`. Commit it next to the spec. \
+Its last line is `# end of lockfile`.
 version: 1
 assets:
   "https://e.com/a.png":
@@ -95,6 +98,7 @@ jobs:
     created_at: 1
     updated_at: 2
     request: {{"a": true, "content": [{{"text": "hé", "type": "text"}}], "z": 1}}
+# end of lockfile
 """
 
 
@@ -110,7 +114,7 @@ def test_dumps_does_not_depend_on_insertion_order() -> None:
 
 
 def test_empty_lock() -> None:
-    assert dumps(Lock()) == HEADER + "version: 1\njobs: {}\n"
+    assert dumps(Lock()) == HEADER + "version: 1\njobs: {}\n# end of lockfile\n"
     assert loads(dumps(Lock()), "x.lock") == Lock()
     assert loads("", "x.lock") == Lock()
 
@@ -209,8 +213,8 @@ jobs:
     [
         (
             "version: 1\njobs: [\n",
-            "x.lock:3:1: not a valid lockfile: YAML syntax error: "
-            "expected the node content, but found '<stream end>'",
+            "x.lock:2:7: not a valid lockfile: YAML syntax error: the '[' opened here is never "
+            "closed (expected the node content, but found '<stream end>')",
         ),
         ("- 1\n", "x.lock:1: (top level): not a valid lockfile: [1] is not of type 'object'"),
         (
@@ -272,3 +276,64 @@ def test_events_are_plain_data() -> None:
         "asset": "u",
         "entry": {"passed": False, "reason": "no"},
     }
+
+
+# ---------------------------------------------------------------- damaged and hostile files
+
+
+def test_a_lockfile_cut_at_any_line_boundary_is_refused() -> None:
+    lines = TEXT.splitlines(keepends=True)
+    assert lines[-1] == "# end of lockfile\n"
+    for n in range(1, len(lines)):  # every proper prefix, from the header line on
+        with pytest.raises(LockError) as info:
+            loads("".join(lines[:n]), "jobs.lock")
+        assert str(info.value) == (
+            f"jobs.lock: truncated: the file ends at line {n} without its last line "
+            "`# end of lockfile`; restore it from git (`git checkout -- jobs.lock`) or a backup"
+        )
+    assert loads(TEXT.rstrip("\n"), "jobs.lock") == LOCK  # only the final newline lost
+
+
+def test_lockfiles_written_before_the_end_line_still_load() -> None:
+    old = TEXT.replace(HEADER, OLD_HEADER).removesuffix(END)
+    assert old.startswith("# seedrun lockfile: written by `seedrun apply`. Commit it next to")
+    assert loads(old, "jobs.lock") == LOCK
+    assert loads(old.removeprefix(OLD_HEADER), "jobs.lock") == LOCK  # and without any header
+
+
+def test_conflict_markers_are_named_with_the_way_out() -> None:
+    text = TEXT.replace("    status: failed\n", "<<<<<<< HEAD\n    status: failed\n=======\n"
+                        "    status: running\n>>>>>>> other\n")
+    with pytest.raises(LockError) as info:
+        loads(text, "jobs.lock")
+    assert str(info.value) == (
+        "jobs.lock:13: the lockfile has unresolved git conflict markers (<<<<<<<); merge both "
+        "sides with `seedrun lock merge --base :1:./jobs.lock :2:./jobs.lock :3:./jobs.lock "
+        '-o jobs.lock`, and set up the merge driver (README, "Lockfiles and git") so that git '
+        "merges lockfiles itself"
+    )
+
+
+def test_an_alias_bomb_in_a_request_is_refused() -> None:
+    bomb = ["version: 1", "jobs:", "  a:", f"    key: {A}", "    status: succeeded",
+            "    request:", "      l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"      l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 9)]
+    with pytest.raises(LockError) as info:
+        loads("\n".join(bomb) + "\n", "jobs.lock")
+    assert str(info.value) == (
+        "jobs.lock:8: not a valid lockfile: YAML aliases (*l0) are not allowed in a lockfile"
+    )
+
+
+@pytest.mark.parametrize("deep", [100, 200_000])
+def test_a_request_nested_deep_is_refused(deep: int) -> None:
+    request = "[" * deep + "]" * deep
+    text = f"version: 1\njobs:\n  a:\n    key: {A}\n    status: queued\n    request: {request}\n"
+    with pytest.raises(LockError) as info:
+        loads(text, "jobs.lock")
+    assert str(info.value) in (
+        "jobs.lock:4: jobs.a: not a valid lockfile: nesting is deeper than 64 levels "
+        "(see docs/limits.md)",
+        # past libyaml's own limit of 1000, its own error is reworded
+        "jobs.lock: not a valid lockfile: nesting is deeper than 64 levels (see docs/limits.md)",
+    )

@@ -264,7 +264,7 @@ async def _run_shard(sim: Any, spec_path: Path, lock_path: Path, i: int, n: int)
             jobs,
             read_lock(lock_path),
             lock_dir=lock_path.parent.resolve(),
-            outputs_dir=spec_path.parent / spec.outputs_dir,
+            outputs_dir=spec_path.parent / (spec.outputs_dir or "outputs"),
             client=client,
             journal=journal,
             options=RunOptions(poll_floor=POLL_FLOOR),

@@ -227,3 +227,25 @@ def test_rate_stays_between_floor_and_ceiling(
             assert min(0.2, ceiling or 0.2) <= rate <= (ceiling or float("inf"))
         else:
             assert ceiling is None
+
+
+@pytest.mark.parametrize("asked", [999999.0, float("inf"), float("nan")])
+async def test_no_429_pauses_longer_than_max_pause(
+    autojump_clock: trio.testing.MockClock, asked: float
+) -> None:
+    pacer = Pacer(None, max_pause=30.0)
+    pacer.note_rate_limited(asked)
+    with trio.fail_after(100):
+        start = trio.current_time()
+        await pacer.acquire()
+    waited = trio.current_time() - start
+    assert waited == pytest.approx(1.0 if asked != asked else 30.0)
+
+
+async def test_a_long_pause_is_cancellable(autojump_clock: trio.testing.MockClock) -> None:
+    pacer = Pacer(None)
+    pacer.note_rate_limited(100.0)
+    with trio.move_on_after(0.5) as scope:  # Ctrl-C's cancellation, as the runner sees it
+        await pacer.acquire()
+    assert scope.cancelled_caught
+    assert pacer.requests == 0

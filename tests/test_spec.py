@@ -266,8 +266,8 @@ def test_unknown_keys_suggest_the_closest_valid_key() -> None:
         "spec.yaml:6:5: jobs[0].promt: unknown key 'promt'; did you mean 'prompt'?",
         "spec.yaml:8:42: jobs[0].media[0].rol: unknown key 'rol'; did you mean 'role'?",
         "spec.yaml:9:30: settings.rps: unknown key 'rps'; allowed: base_url, budget_tokens, "
-        "max_in_flight, poll_min_interval, price_per_million_tokens, requests_per_second, "
-        "task_timeout, uploads",
+        "max_download_bytes, max_in_flight, poll_min_interval, price_per_million_tokens, "
+        "requests_per_second, task_timeout, uploads",
         "spec.yaml:10:1: jobz: unknown key 'jobz'; did you mean 'jobs'?",
     ]
 
@@ -372,7 +372,8 @@ def test_yaml_errors_come_through() -> None:
         "spec.yaml:4:5: jobs[0].name: duplicate key 'name' (first at line 3)"
     ]
     assert errors("version: 1\njobs: [\n") == [
-        "spec.yaml:3:1: YAML syntax error: expected the node content, but found '<stream end>'"
+        "spec.yaml:2:7: YAML syntax error: the '[' opened here is never closed "
+        "(expected the node content, but found '<stream end>')"
     ]
 
 

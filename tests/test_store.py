@@ -154,7 +154,7 @@ def test_run_lock_is_exclusive_and_released(tmp_path: Path) -> None:
     lock_path = tmp_path / "spec.lock"
     first = RunLock(lock_path)
     with first.held():
-        assert first.path.read_text() == f"{os.getpid()}\n"
+        assert first.path.with_name("spec.lock.lck.pid").read_text() == f"{os.getpid()}\n"
         with pytest.raises(LockError) as exc:
             RunLock(lock_path).acquire()
         assert str(exc.value) == (
@@ -162,6 +162,7 @@ def test_run_lock_is_exclusive_and_released(tmp_path: Path) -> None:
             "to finish, or use another --lock"
         )
     assert not first.path.exists()
+    assert not first.path.with_name("spec.lock.lck.pid").exists()
     second = RunLock(lock_path)
     with pytest.raises(RuntimeError), second.held():  # released on error, too
         raise RuntimeError("boom")

@@ -17,6 +17,7 @@ from seedrun.bucket_outputs import bucket_outputs_for
 from seedrun.client import SeedanceClient
 from seedrun.files import read_spec
 from seedrun.localfiles import sha256_of
+from seedrun.outputfiles import outputs_dir
 from seedrun.runner import Outcome, Reporter, Runner, RunOptions
 from seedrun.sim import SimHandle
 from seedrun.storage import S3Storage
@@ -48,6 +49,7 @@ async def apply_files(
     """apply, in process, with the uploads and bucket outputs apply builds."""
     spec = read_spec(spec_path)
     lock_path = spec_path.with_suffix(".lock")
+    lock = recover(lock_path)  # before the journal opens: recovery folds and removes it
     journal = Journal(journal_path(lock_path))
     async with SeedanceClient(
         base_url=sim.base_url, api_key=sim.api_key, backoff_base=0.05
@@ -55,9 +57,9 @@ async def apply_files(
         runner = Runner(
             spec,
             list(spec.jobs),
-            recover(lock_path),
+            lock,
             lock_dir=lock_path.parent.resolve(),
-            outputs_dir=spec_path.parent / spec.outputs_dir,
+            outputs_dir=outputs_dir(spec.outputs_dir, spec_path, lock_path),
             client=client,
             journal=journal,
             options=RunOptions(**{"poll_floor": POLL_FLOOR, **options}),
@@ -109,7 +111,7 @@ async def test_uploads_before_moderation_once_per_content(
             outcome, runner = await apply_files(sim, spec_path, download=False)
             bodies = sent_bodies(sim)
             moderations = sim.state.moderations
-    assert outcome.status == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
+    assert outcome.status == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}, outcome.reasons
     assert s3.object_keys() == sorted(
         [f"uploads/{sha256_of(front)}.png", f"uploads/{sha256_of(back)}.png"]
     )

@@ -80,7 +80,8 @@ def test_merge_keys_may_be_overridden() -> None:
 
 def test_syntax_error_gives_its_line() -> None:
     assert errors("a: [1, 2\nb: 3\n") == [
-        "s.yaml:2:2: YAML syntax error: expected ',' or ']', but got ':'"
+        "s.yaml:2:2: YAML syntax error: expected ',' or ']', but got ':' "
+        "(inside the '[' opened at line 1, column 4)"
     ]
     assert errors("a: 1\n\tb: 2\n") == [
         "s.yaml:2:1: YAML syntax error: found character '\\t' that cannot start any token"
@@ -128,6 +129,34 @@ def test_alias_bomb_is_refused() -> None:
 
 
 def test_deep_nesting() -> None:
+    # The 65th `[` is at column 68; past libyaml's own limit the mark is where it gave up.
     assert errors("a: " + "[" * 600 + "]" * 600 + "\n") == [
-        "s.yaml:1:1: YAML error: nesting is too deep"
+        "s.yaml:1:68: a[0][0]...: nesting is deeper than 64 levels (see docs/limits.md)"
+    ]
+    assert errors("a: " + "[" * 200_000 + "]" * 200_000 + "\n") == [
+        "s.yaml:1:1003: nesting is deeper than 64 levels (see docs/limits.md)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: {x: 1\n", "s.yaml:1:4: YAML syntax error: the '{' opened here is never closed "
+         "(expected ',' or '}', but got '<stream end>')"),
+        ("a: [1, 2\n\n\n", "s.yaml:1:4: YAML syntax error: the '[' opened here is never closed "
+         "(expected ',' or ']', but got '<stream end>')"),
+        ('a: "abc\nb: 1\n', "s.yaml:1:4: YAML syntax error: the quoted string opened here is "
+         "never closed (found unexpected end of stream)"),
+        ("x: [a, {b: [c]]\n", "s.yaml:1:15: YAML syntax error: expected ',' or '}', but got ']' "
+         "(inside the '{' opened at line 1, column 8)"),
+    ],
+)
+def test_an_unclosed_construct_is_named_where_it_opened(text: str, message: str) -> None:
+    assert errors(text) == [message]
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "0x" + "f" * 5000, "9223372036854775808"])
+def test_integers_longer_than_64_bits_are_refused(number: str) -> None:
+    assert errors(f"n: {number}\nok: 9223372036854775807\n") == [
+        "s.yaml:1:4: n: integer too large (more than 64 bits)"
     ]

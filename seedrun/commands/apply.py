@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import shlex
 import signal
 import sys
 from collections import Counter
@@ -13,16 +14,31 @@ from pathlib import Path
 
 import trio
 
+from seedrun import preflight
 from seedrun.bucket_outputs import bucket_outputs_for
-from seedrun.client import SeedanceClient
+from seedrun.client import MAX_DOWNLOAD_BYTES, SeedanceClient
 from seedrun.config import ApiConfig, resolve
-from seedrun.errors import EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK, ConfigError, SeedrunError
+from seedrun.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_JOBS_FAILED,
+    EXIT_OK,
+    ConfigError,
+    LockError,
+    SeedrunError,
+)
 from seedrun.files import default_lock_path, read_spec
 from seedrun.lockfile import Lock
+from seedrun.outputfiles import (
+    clashes,
+    default_report_path,
+    foreign_outputs,
+    missing_outputs,
+)
 from seedrun.pacer import Pacer
 from seedrun.progress import LiveReporter, PlainReporter
-from seedrun.report import default_report_path, write_report
+from seedrun.report import write_report
 from seedrun.runner import Outcome, Reporter, Runner, RunOptions
+from seedrun.safetext import clean
 from seedrun.shard import in_shard, parse_shard
 from seedrun.sim import SimConfig, running_sim
 from seedrun.spec import Spec, select
@@ -91,12 +107,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="I/N",
         help="run only shard I of N (by a hash of the job id; chains stay whole)",
     )
+    p.add_argument(
+        "--allow-outputs-outside",
+        action="store_true",
+        help="let the spec's outputs.dir lead out of its repository",
+    )
+    p.add_argument(
+        "--allow-private-downloads",
+        action="store_true",
+        help="let video URLs point at loopback, private or link-local addresses",
+    )
+    p.add_argument(
+        "--sim-disk-space",
+        type=int,
+        metavar="BYTES",
+        help="with --sim: rehearse a disk that fills after BYTES of journal",
+    )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
     p.add_argument(
         "--no-report",
         dest="report",
         action="store_false",
-        help="do not write report.html beside the lockfile",
+        help="do not write <lock name>.report.html beside the lockfile",
     )
 
 
@@ -126,8 +158,13 @@ def run(args: argparse.Namespace) -> int:
         else resolve(cli_base_url=args.base_url, spec_base_url=spec.settings.base_url)
     )
     sim_seconds = _seconds_pair(args.sim_task_seconds)
+    if args.sim_disk_space is not None and not args.sim:
+        raise ConfigError("--sim-disk-space rehearses a full disk, with --sim only")
+    outputs = preflight.check(
+        spec, spec_path, lock_path, allow_outside=args.allow_outputs_outside
+    )
     with RunLock(lock_path).held():
-        return trio.run(_apply, args, spec, jobs, spec_path, lock_path, api, sim_seconds)
+        return trio.run(_apply, args, spec, jobs, spec_path, lock_path, outputs, api, sim_seconds)
 
 
 def _seconds_pair(text: str) -> tuple[float, float]:
@@ -163,10 +200,12 @@ async def _apply(
     jobs: list,  # type: ignore[type-arg]
     spec_path: Path,
     lock_path: Path,
+    outputs: Path,
     api: ApiConfig | None,
     sim_seconds: tuple[float, float],
 ) -> int:
     lock = recover(lock_path)
+    missing = missing_outputs(lock, lock_path)
     settings = spec.settings
     options = RunOptions(
         max_in_flight=args.max_in_flight or settings.max_in_flight,
@@ -180,16 +219,19 @@ async def _apply(
         replace=tuple(args.replace or ()),
         budget_tokens=args.budget if args.budget is not None else settings.budget_tokens,
     )
-    outputs = spec_path.parent / spec.outputs_dir
     interrupted = False
     async with _api(api, sim_seconds, lock, bool(spec.files)) as conf:
         pacer = Pacer(args.rps or settings.requests_per_second)
         async with SeedanceClient(
-            base_url=conf.base_url, api_key=conf.api_key, pacer=pacer
+            base_url=conf.base_url,
+            api_key=conf.api_key,
+            pacer=pacer,
+            max_download_bytes=settings.max_download_bytes or MAX_DOWNLOAD_BYTES,
+            allow_private_downloads=args.allow_private_downloads,
         ) as client:
             # Opened once the client exists: a bad base URL or key must not leave a
             # journal behind (the next run would fold it into an empty lockfile).
-            journal = Journal(journal_path(lock_path))
+            journal = Journal(journal_path(lock_path), space=args.sim_disk_space)
             uploads, bucket = uploader_for(spec), bucket_outputs_for(spec)
             runner = Runner(
                 spec,
@@ -200,9 +242,17 @@ async def _apply(
                 client=client,
                 journal=journal,
                 options=options,
+                missing_outputs=missing,
                 uploads=uploads,
                 bucket=bucket,
             )
+            owned = foreign_outputs(lock_path)
+            runner.foreign_outputs = frozenset(owned)
+            clash = clashes(runner.planned_outputs(), owned)
+            if clash:
+                journal.close()
+                journal_path(lock_path).unlink(missing_ok=True)
+                raise ConfigError(clash[0] + (f" (and {len(clash) - 1} more)" if clash[1:] else ""))
             live = sys.stderr.isatty() and not args.quiet
             reporter: Reporter = (
                 LiveReporter(len(jobs), client.stats) if live else PlainReporter(quiet=args.quiet)
@@ -219,8 +269,7 @@ async def _apply(
                         nursery.cancel_scope.cancel()
             finally:
                 journal.close()
-                write_lock(lock_path, runner.lock)
-                journal_path(lock_path).unlink(missing_ok=True)
+                _save(lock_path, runner)
     report = None
     if args.report:
         try:
@@ -228,8 +277,28 @@ async def _apply(
                 spec, runner.lock, lock_path=lock_path, out=default_report_path(lock_path)
             )
         except SeedrunError as exc:  # a good run is not failed by its report
-            print(f"seedrun: report not written: {exc}", file=sys.stderr)
+            print(f"seedrun: report not written: {clean(str(exc))}", file=sys.stderr)
     return _summary(runner, outcome, lock_path, spec_path, args, interrupted, report)
+
+
+def _save(lock_path: Path, runner: Runner) -> None:
+    """Fold the run into the lockfile. Task ids the journal could not take are
+    printed first, so a failure here (the same full disk) loses none of them."""
+    for job_id, task_id in sorted(runner.outcome.undurable.items()):
+        print(
+            f"seedrun: NOT RECORDED: job {clean(job_id)} is task {clean(task_id)}; keep "
+            "this line to recover it",
+            file=sys.stderr,
+        )
+    try:
+        write_lock(lock_path, runner.lock)
+    except OSError as exc:
+        # The journal (whatever reached it) stays for the next run to fold.
+        raise LockError(
+            f"{lock_path}: cannot write the lockfile: {exc.strerror or exc}; the journal "
+            "beside it is kept and folded by the next apply"
+        ) from None
+    journal_path(lock_path).unlink(missing_ok=True)
 
 
 async def _on_sigint(runner: Runner, scope: trio.CancelScope) -> None:
@@ -237,6 +306,25 @@ async def _on_sigint(runner: Runner, scope: trio.CancelScope) -> None:
         async for _ in signals:
             runner.stop("interrupted")
             return
+
+
+def resume_command(spec_path: Path, args: argparse.Namespace) -> str:
+    """The command that picks this run up again: the flags that choose what it
+    runs against and on which jobs, repeated as given."""
+    words = ["seedrun", "apply", str(spec_path)]
+    if args.sim:
+        words.append("--sim")
+        if args.sim_task_seconds != "2,4":
+            words += ["--sim-task-seconds", args.sim_task_seconds]
+    for flag, value in (("--lock", args.lock), ("--base-url", args.base_url),
+                        ("--shard", args.shard)):
+        if value:
+            words += [flag, value]
+    for glob in args.select or ():
+        words += ["--select", glob]
+    if args.allow_outputs_outside:
+        words.append("--allow-outputs-outside")
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _summary(
@@ -251,13 +339,16 @@ def _summary(
     counts = Counter(outcome.status.values())
     line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"\n{len(outcome.status)} jobs: {line or 'nothing to do'}")
+    # Every job that did not end well says why, an unfinished download included.
+    undone = set(outcome.undone)
     problems = {
         j: r
         for j, r in outcome.reasons.items()
-        if outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled", "pending")
+        if j in undone
+        or outcome.status.get(j) in ("failed", "blocked", "unknown", "cancelled", "pending")
     }
     for job_id, reason in sorted(problems.items()):
-        print(f"  {outcome.status[job_id]:<8} {job_id}: {reason}")
+        print(f"  {outcome.status[job_id]:<8} {clean(job_id)}: {clean(reason)}")
     unknown = [j for j, s in outcome.status.items() if s == "unknown"]
     if unknown:
         print(
@@ -267,12 +358,12 @@ def _summary(
     print(f"lockfile: {lock_path}")
     if report is not None:
         print(f"report: {report}")
-    again = f"seedrun apply {spec_path}" + (f" --lock {args.lock}" if args.lock else "")
+    again = resume_command(spec_path, args)
     if interrupted:
         print(f"interrupted; resume with: {again}")
         return EXIT_INTERRUPTED
     if outcome.fatal:
-        print(f"stopped: {outcome.fatal}", file=sys.stderr)
+        print(f"stopped: {clean(outcome.fatal)}", file=sys.stderr)
         return 2
     bad = any(s in ("failed", "blocked", "unknown", "cancelled") for s in outcome.status.values())
     if args.detach:

@@ -7,10 +7,10 @@ import json
 
 from seedrun.diff import diff_locks, render_text
 from seedrun.errors import EXIT_JOBS_FAILED, EXIT_OK
-from seedrun.files import read_text
 from seedrun.gitfiles import find_lock, read_lock_arg, read_lock_at_head
-from seedrun.lockfile import Lock, loads
+from seedrun.lockfile import Lock
 from seedrun.markdown import diff_markdown
+from seedrun.safetext import guard, json_text
 
 HELP = "compare two lockfiles (paths or REV:path); no arguments: HEAD vs the working copy"
 
@@ -45,14 +45,15 @@ def run(args: argparse.Namespace) -> int:
     old, old_label, new, new_label = _sides(args)
     result = diff_locks(old, new)
     if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False)))
     elif args.format == "markdown":
         text = diff_markdown(
             result, old_label=old_label, new_label=new_label, link_base=args.link_base
         )
-        print(text, end="")
+        print(guard(text), end="")
     else:
-        print(render_text(result), end="")
+        # Lockfiles come from pull requests: no line of theirs may become a CI command.
+        print(guard(render_text(result)), end="")
     return EXIT_JOBS_FAILED if args.exit_code and result.changes else EXIT_OK
 
 
@@ -60,7 +61,7 @@ def _sides(args: argparse.Namespace) -> tuple[Lock, str, Lock, str]:
     if args.old is not None and args.new is not None:
         return read_lock_arg(args.old), args.old, read_lock_arg(args.new), args.new
     path = find_lock(args.lock)
-    new = loads(read_text(path, "lockfile"), str(path))
+    new = read_lock_arg(str(path))
     if args.old is not None:  # one side given: compare it with the working copy
         return read_lock_arg(args.old), args.old, new, str(path)
     old, label = read_lock_at_head(path)

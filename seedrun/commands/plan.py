@@ -9,10 +9,12 @@ from seedrun import plan as planner
 from seedrun.commands.render import check_select
 from seedrun.cost import estimate_tokens, usage_table
 from seedrun.files import default_lock_path, read_lock, read_spec
-from seedrun.lockfile import Lock, fold
+from seedrun.lockfile import Lock
 from seedrun.markdown import plan_markdown
+from seedrun.outputfiles import missing_outputs
+from seedrun.safetext import clean, guard, json_text
 from seedrun.spec import Spec
-from seedrun.store import journal_path, read_journal
+from seedrun.store import current_lock
 
 HELP = "show what apply would do for each job, and what it may cost; no network"
 
@@ -40,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def read_lock_with_journal(path: Path) -> Lock:
     """The lockfile as a crashed or running apply left it, journal included; read only."""
-    return fold(read_lock(path), read_journal(journal_path(path)))
+    return current_lock(path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         select=select,
         file_names={ref: f.written for ref, f in spec.files.items()},
     )
-    items = planner.plan(spec.jobs, lock, options)
+    items = planner.plan(spec.jobs, lock, options, missing=missing_outputs(lock, lock_path))
     counts = planner.counts(items)
     table = usage_table([lock, *(read_lock(Path(p)) for p in args.usage_from)])
     by_id = spec.by_id()
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     }
     fmt = "json" if args.json else args.format
     if fmt == "markdown":
-        print(plan_markdown(spec, items, counts), end="")
+        print(guard(plan_markdown(spec, items, counts)), end="")
         print(_estimate_line(spec, estimates))
         return 0
     if fmt == "json":
@@ -76,16 +78,18 @@ def run(args: argparse.Namespace) -> int:
             "counts": counts,
             "estimate": _estimate_json(spec, estimates),
         }
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(json_text(json.dumps(doc, indent=2, ensure_ascii=False)))
         return 0
     width = max((len(i.action) for i in items), default=6)
     for item in items:
-        reason = f"  ({item.reason})" if item.reason else ""
+        # Ids and reasons come from the spec and the lockfile: one escaped line each.
+        reason = f"  ({clean(item.reason)})" if item.reason else ""
         job = by_id.get(item.id)
-        after = f"  after {', '.join(job.deps)}" if job is not None and job.deps else ""
-        print(f"{item.action:<{width}}  {item.id}  {item.key[:12]}{after}{reason}")
+        deps = ", ".join(clean(d) for d in job.deps) if job is not None else ""
+        after = f"  after {deps}" if deps else ""
+        print(guard(f"{item.action:<{width}}  {clean(item.id)}  {item.key[:12]}{after}{reason}"))
     summary = ", ".join(f"{n} {a}" for a, n in counts.items()) or "nothing to do"
-    print(f"\nPlan for {spec_path} against {lock_path}: {summary}")
+    print(guard(f"\nPlan for {clean(str(spec_path))} against {clean(str(lock_path))}: {summary}"))
     print(_estimate_line(spec, estimates))
     return 0
 

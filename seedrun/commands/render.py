@@ -8,6 +8,7 @@ from pathlib import Path
 
 from seedrun.errors import ConfigError
 from seedrun.files import read_spec
+from seedrun.safetext import clean, json_text
 from seedrun.spec import Job, glob_regex, select
 
 HELP = "print the exact request bodies as JSON lines; no network"
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         line = {"id": job.id, "api": job.api, "key": job.key, "body": job.body}
         if job.deps:
             line["after"] = list(job.deps)
-        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.write(json_text(json.dumps(line, ensure_ascii=False)) + "\n")
     return 0
 
 
@@ -48,5 +49,5 @@ def check_select(jobs: Sequence[Job], patterns: Sequence[str]) -> None:
     for pattern in patterns:
         rx = glob_regex(pattern)
         if not any(rx.fullmatch(j.id) for j in jobs):
-            shown = ", ".join(j.id for j in jobs[:3])
+            shown = ", ".join(clean(j.id) for j in jobs[:3])
             raise ConfigError(f"--select {pattern!r} matches no job; job ids are like: {shown}")

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from seedrun.files import default_lock_path, read_lock, read_spec
-from seedrun.report import default_report_path, write_report
+from seedrun.files import default_lock_path, read_spec
+from seedrun.outputfiles import default_report_path
+from seedrun.report import write_report
+from seedrun.store import current_lock
 
 HELP = "write a static HTML gallery of the campaign's videos"
 
@@ -19,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="PATH",
-        help="where to write the page (default: report.html beside the lockfile)",
+        help="where to write the page (default: <lock name>.report.html beside the lockfile)",
     )
 
 
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     lock_path = Path(args.lock) if args.lock else default_lock_path(spec_path)
     if not lock_path.exists():
         print(f"no lockfile at {lock_path}: every job is shown as pending", file=sys.stderr)
-    lock = read_lock(lock_path)
+    lock = current_lock(lock_path)
     out = Path(args.output) if args.output else default_report_path(lock_path)
     print(f"report: {write_report(spec, lock, lock_path=lock_path, out=out)}")
     return 0

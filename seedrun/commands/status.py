@@ -21,9 +21,9 @@ from seedrun.cost import spent_tokens
 from seedrun.errors import EXIT_JOBS_FAILED, EXIT_OK, ConfigError
 from seedrun.files import default_lock_path, read_spec, read_text
 from seedrun.gitfiles import find_lock
-from seedrun.lockfile import IN_FLIGHT, STATUSES, FileRef, Lock, LockEntry, fold, loads
+from seedrun.lockfile import IN_FLIGHT, STATUSES, FileRef, Lock, LockEntry
 from seedrun.spec import Spec
-from seedrun.store import journal_path, read_journal
+from seedrun.store import current_lock, journal_path, read_journal
 
 HELP = "summarize the lockfile: states, failures, in-flight tasks, missing files, usage"
 PROBLEMS = ("failed", "cancelled", "unknown", "blocked")
@@ -74,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
         lock_path = default_lock_path(Path(spec_arg))
     else:
         lock_path = find_lock(None)
-    lock = loads(read_text(lock_path, "lockfile"), str(lock_path))
     events = read_journal(journal_path(lock_path))
-    lock = fold(lock, events)
+    if not events:  # a crash's journal alone is a lockfile too
+        read_text(lock_path, "lockfile")  # "not found", with the path
+    lock = current_lock(lock_path)
     report = build_report(lock, lock_path, spec, now=now(), verify=args.verify)
     report.spec_path = spec_arg
     report.journal_events = len(events)

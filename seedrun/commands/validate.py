@@ -6,9 +6,11 @@ from pathlib import Path
 
 import trio
 
+from seedrun import preflight
 from seedrun.errors import EXIT_USAGE
-from seedrun.files import read_spec
+from seedrun.files import default_lock_path, read_spec
 from seedrun.remote_check import check_remote, remote_images
+from seedrun.safetext import clean
 
 HELP = "check a spec against the schema and lints (and local images); no network"
 
@@ -24,19 +26,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = read_spec(Path(args.spec))
+    spec_path = Path(args.spec)
+    spec = read_spec(spec_path)
+    preflight.check(spec, spec_path, default_lock_path(spec_path))
     finals = sum(1 for j in spec.jobs if j.kind == "final")
     extra = f" ({finals} promoted from drafts)" if finals else ""
     if args.online:
         urls = remote_images(spec)
         problems = trio.run(check_remote, urls)
         for problem in problems:
-            print(f"{args.spec}: {problem}", file=sys.stderr)
+            print(clean(f"{args.spec}: {problem}"), file=sys.stderr)
         if problems:
             print(
                 f"seedrun: {len(problems)} of {len(urls)} remote image(s) unusable", file=sys.stderr
             )
             return EXIT_USAGE
         extra += f"; {len(urls)} remote image(s) reachable and within limits"
-    print(f"{args.spec}: valid, {len(spec.jobs)} jobs{extra}")
+    print(f"{clean(args.spec)}: valid, {len(spec.jobs)} jobs{extra}")
     return 0

@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from seedrun import bucket_outputs
+from seedrun import bucket_outputs, outputfiles
 from seedrun.errors import ConfigError
 from seedrun.lockfile import Lock
 from seedrun.report import model
@@ -28,7 +28,6 @@ from seedrun.store import atomic_write_text
 TEMPLATE = "gallery.html.j2"
 SCRIPT = "gallery.js.j2"
 DEFAULT_NAME = "report.html"
-
 
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
@@ -101,8 +100,8 @@ def render_report(report: model.Report) -> str:
 
 
 def default_report_path(lock_path: Path) -> Path:
-    """``report.html`` beside the lockfile."""
-    return lock_path.with_name(DEFAULT_NAME)
+    """``<name>.report.html`` beside ``<name>.lock``: each campaign its own page."""
+    return outputfiles.default_report_path(lock_path)
 
 
 def write_report(spec: Spec, lock: Lock, *, lock_path: Path, out: Path) -> Path:

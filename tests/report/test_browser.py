@@ -73,7 +73,8 @@ def test_every_video_plays_from_file_url(page: tuple[Page, Problems], campaign: 
     # 9 succeeded jobs, all downloaded, linked relative to site/index.html
     assert len(sources) == 9
     assert all(s.startswith((campaign.folder / "outputs").as_uri() + "/") for s in sources)
-    assert tab.get_attribute("[data-job='shot1'] video", "poster") == "../outputs/shot1.last.png"
+    poster = tab.get_attribute("[data-job='shot1'] video", "poster")
+    assert poster == "../outputs/campaign/shot1.last.png"
     # The promoted draft and its final play side by side in one card.
     pair = tab.locator("article[data-job='look[look=warm]'] .panel")
     assert pair.evaluate_all("ps => ps.map(p => p.dataset.job)") == [

@@ -215,7 +215,7 @@ def test_report_command_writes_beside_the_lockfile(
 
     assert cli.main(["report", str(spec)]) == 0
 
-    out = tmp_path / "report.html"
+    out = tmp_path / f"{spec.stem}.report.html"  # each spec its own page
     assert capsys.readouterr().out == f"report: {out}\n"
     html = out.read_text()
     assert html.count('<article class="card') == 5

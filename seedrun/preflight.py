@@ -1,0 +1,17 @@
+"""The checks of a spec that need its place on disk, run by ``validate`` and
+``apply`` through this one function, so ``validate`` never passes a spec that
+``apply`` then refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seedrun.config import check_spec_base_url
+from seedrun.outputfiles import outputs_dir
+from seedrun.spec import Spec
+
+
+def check(spec: Spec, spec_path: Path, lock_path: Path, *, allow_outside: bool = False) -> Path:
+    """Raise ``ConfigError`` for what apply would refuse; return the outputs folder."""
+    check_spec_base_url(spec.settings.base_url)
+    return outputs_dir(spec.outputs_dir, spec_path, lock_path, allow_outside=allow_outside)
