@@ -58,3 +58,30 @@ STATUS_WORDS: dict[str, str] = {
     "canceled": "cancelled",
 }
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+
+# Moderation's limits on an image (the doc's "Moderation Limits"); preflight and the
+# simulator's fetching moderation apply the same ones.
+IMAGE_MIN_SIDE = 300
+IMAGE_MAX_SIDE = 6000
+IMAGE_MIN_ASPECT = 0.4
+IMAGE_MAX_ASPECT = 2.5
+IMAGE_MAX_BYTES = 30 * 1024 * 1024  # "below 30 MB", read as MiB
+
+
+def image_limit_problem(width: int, height: int, size: int | None) -> str | None:
+    """Which of the doc's image limits ``width`` x ``height`` (and ``size`` bytes) breaks."""
+    sides_ok = all(IMAGE_MIN_SIDE <= side <= IMAGE_MAX_SIDE for side in (width, height))
+    if not sides_ok:
+        return (
+            f"the image is {width}x{height} px; width and height must be "
+            f"{IMAGE_MIN_SIDE}-{IMAGE_MAX_SIDE} px"
+        )
+    aspect = width / height
+    if not IMAGE_MIN_ASPECT <= aspect <= IMAGE_MAX_ASPECT:
+        return (
+            f"the image is {width}x{height} px, aspect ratio {aspect:.2f}; it must be "
+            f"{IMAGE_MIN_ASPECT}-{IMAGE_MAX_ASPECT}"
+        )
+    if size is not None and size >= IMAGE_MAX_BYTES:
+        return f"the image is {size / 2**20:.1f} MB; it must be below {IMAGE_MAX_BYTES // 2**20} MB"
+    return None

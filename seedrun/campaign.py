@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from seedrun.localrefs import LocalFile
 from seedrun.requests import Slot
 
 FINAL_SUFFIX = "#final"
@@ -26,6 +27,18 @@ class Asset:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """An S3-compatible place (``settings.uploads``): no credentials, ever; they come
+    from the standard AWS environment."""
+
+    url: str  # s3://bucket/prefix
+    endpoint_url: str | None = None
+    region: str | None = None
+    public_base_url: str | None = None  # objects readable at <this>/<key>; else presigned
+    presign_seconds: int = 7 * 86400
+
+
+@dataclass(frozen=True)
 class Settings:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     requests_per_second: float = DEFAULT_RPS
@@ -34,6 +47,7 @@ class Settings:
     poll_min_interval: float = 1.0
     price_per_million_tokens: float | None = None
     budget_tokens: int | None = None
+    uploads: Bucket | None = None
     max_download_bytes: int | None = None  # None: the client's default cap
 
 
@@ -71,6 +85,7 @@ class Spec:
     settings: Settings = Settings()
     outputs_dir: str | None = None  # None: outputs/<campaign>/ beside the lockfile
     promote: tuple[str, ...] = ()
+    files: dict[str, LocalFile] = field(default_factory=dict)  # local images by stand-in ref
 
     def job(self, job_id: str) -> Job:
         return self._index[job_id]
@@ -82,3 +97,11 @@ class Spec:
     @cached_property
     def _index(self) -> dict[str, Job]:
         return {j.id: j for j in self.jobs}
+
+
+def settings_of(raw: dict[str, Any]) -> Settings:
+    """``settings:`` as validated by the schema -> the record."""
+    uploads = raw.get("uploads")
+    if uploads is None:
+        return Settings(**raw)
+    return Settings(**{**raw, "uploads": Bucket(**uploads)})

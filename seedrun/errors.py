@@ -126,6 +126,20 @@ class CreateAnswerUnreadable(CreateUnknown, BadResponse):
     """
 
 
+class StorageError(SeedrunError):
+    """A bucket (uploads or outputs) refused or failed a request.
+
+    Messages name the bucket, the key and the asset; never a credential (they
+    come from the AWS environment and are only ever read by boto3).
+    ``fatal`` marks refusals that no retry helps: bad credentials, no such bucket.
+    """
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        self.message = message
+        self.fatal = fatal
+        super().__init__(message)
+
+
 class DownloadRefused(DownloadError):
     """A download seedrun will not make: a private address, too big, not http(s).
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedrun import limits
-from seedrun.campaign import Job, Settings, Spec
+from seedrun.campaign import Job, Spec, settings_of
+from seedrun.catalog import CatalogError, Rows, parse_rows
 from seedrun.chains import Chains, finals
 from seedrun.errors import Diagnostic, SpecError
 from seedrun.lints import PARAM_SET, RESERVED_VAR, Lints
-from seedrun.matrix import JobIds, axes_of, counts, expand
-from seedrun.media import MediaChecker, Recipe, UrlRecipe
+from seedrun.localrefs import FileLookup, NoFiles
+from seedrun.matrix import ROWS, JobIds, axes_of, counts, expand
+from seedrun.media import FileRecipe, MediaChecker, Recipe, UrlRecipe
 from seedrun.problems import Problems
 from seedrun.protos import Chain, Media, Proto
 from seedrun.render import (
@@ -54,6 +56,7 @@ class Template:
     fixed_counts: dict[str, int] | None = None  # media counts and asset ids of fixed_media
     fixed_ids: frozenset[str] = frozenset()
     prompt_path: Path = ()
+    catalog: tuple[str, Rows] | None = None  # the rows file of the matrix, if any
     prompt_parts: _Fill | None = None  # the prompt as text and plain name lookups
     url_parts: dict[int, _Fill | None] | None = None  # the same for each UrlRecipe
     media_memo: dict[tuple[Media, ...], tuple[dict[str, int], frozenset[str]]] = field(
@@ -65,7 +68,12 @@ class Expander:
     """Expands one spec's validated data: call ``run`` once."""
 
     def __init__(
-        self, data: dict[str, Any], marks: Marks, problems: list[Diagnostic], skip: set[int]
+        self,
+        data: dict[str, Any],
+        marks: Marks,
+        problems: list[Diagnostic],
+        skip: set[int],
+        files: FileLookup | None = None,
     ) -> None:
         self.data = data
         self.marks = marks
@@ -76,12 +84,14 @@ class Expander:
         self.failed_names: set[str] = set()  # jobs not expanded at all
         self.failed_ids: set[str] = set()  # combinations that failed to render
         self.matrices: dict[str, Mapping[str, Any]] = {}
+        self.catalogs: dict[int, tuple[str, Rows]] = {}  # by id of the written matrix
         self.vars: dict[str, Any] = dict(data.get("vars") or {})
         self.defaults: dict[str, Any] = dict(data.get("defaults") or {})
         if RESERVED_VAR in self.vars:
             self.lints.reserved(("vars", RESERVED_VAR))
         self.lints.extra(self.defaults.get("extra"), ("defaults", "extra"))
-        self.media = MediaChecker(self.problems, data.get("assets") or {})
+        self.files = files
+        self.media = MediaChecker(self.problems, data.get("assets") or {}, files)
         self.budget = SpecBudget()  # what all of this spec's templates may spend
         self.job_count = 0  # combinations of the jobs expanded so far
 
@@ -111,6 +121,14 @@ class Expander:
         )
         order = chains.link(by_id)
         promoted = chains.promote_targets(self.data.get("promote") or [], by_id)
+        settings = self.data.get("settings") or {}
+        if self.media.first_file is not None and "uploads" not in settings:
+            self.problems.add(
+                self.media.first_file,
+                "a local file is uploaded before use: name the bucket in settings.uploads "
+                "(url: s3://bucket/prefix)",
+                once="uploads",
+            )
         if self.problems.found:
             raise SpecError(self.problems.found)
         jobs = self._build(order, by_id)
@@ -119,9 +137,10 @@ class Expander:
             path=self.marks.file,
             jobs=tuple(jobs),
             assets=self.media.assets,
-            settings=Settings(**(self.data.get("settings") or {})),
+            settings=settings_of(settings),
             outputs_dir=(self.data.get("outputs") or {}).get("dir"),
             promote=tuple(self.data.get("promote") or ()),
+            files=self.media.local,
         )
 
     def _expand_job(self, j: int, raw: dict[str, Any]) -> list[Proto]:
@@ -130,6 +149,13 @@ class Expander:
         self.lints.extra(raw.get("extra"), (*base, "extra"))
         matrix = raw.get("matrix")
         combos: list[dict[str, Any]] = [{}]
+        unnamed: frozenset[str] = frozenset()  # catalog columns left out of the job ids
+        if matrix is not None and ROWS in matrix:
+            loaded = self._with_rows(matrix, (*base, "matrix", ROWS))
+            if loaded is None:
+                self.failed_names.add(name)
+                return []
+            matrix, unnamed = loaded
         if matrix is not None:
             self.matrices[name] = matrix
             self.lints.matrix(matrix, (*base, "matrix"), raw)
@@ -169,18 +195,52 @@ class Expander:
             fixed_media=list(fixed) if len(fixed) == len(recipes) else None,
         )
         t.prompt_path = (*base, "prompt")
+        if raw.get("matrix") is not None:
+            t.catalog = self.catalogs.get(id(raw["matrix"]))
         if t.prompt_templated:
             t.prompt_parts = _fillable(simple_names(t.prompt))
         t.url_parts = {
-            id(r): _fillable(simple_names(r.source)) for r in recipes if isinstance(r, UrlRecipe)
+            id(r): _fillable(simple_names(r.source))
+            for r in recipes
+            if isinstance(r, UrlRecipe | FileRecipe)
         }
         ids = JobIds(name)
         out: list[Proto] = []
         for index, combo in enumerate(combos):
-            proto = self._combo(t, index, combo, ids(combo))
+            named = {k: v for k, v in combo.items() if k not in unnamed} if unnamed else combo
+            proto = self._combo(t, index, combo, ids(named))
             if proto is not None:
                 out.append(proto)
         return out
+
+    def _with_rows(
+        self, matrix: Mapping[str, Any], path: Path
+    ) -> tuple[dict[str, Any], frozenset[str]] | None:
+        """The matrix with its catalog read into rows, and the columns its ids leave out."""
+        spec = matrix[ROWS]
+        written, id_columns = (spec, None) if isinstance(spec, str) else (spec["file"], spec["id"])
+        table = (self.files or NoFiles()).table(written)
+        if isinstance(table, str):
+            self.problems.add(path, table)
+            return None
+        try:
+            rows = parse_rows(table, RESERVED_COLUMNS)
+        except CatalogError as exc:
+            self.problems.add(path, str(exc))
+            return None
+        unnamed: frozenset[str] = frozenset()
+        if id_columns is not None:
+            unknown = [c for c in id_columns if c not in rows.columns]
+            if unknown:
+                self.problems.add(
+                    (*path, "id"),
+                    f"{written} has no column {', '.join(map(repr, unknown))}; "
+                    f"columns: {', '.join(rows.columns)}",
+                )
+                return None
+            unnamed = frozenset(rows.columns) - set(id_columns)
+        self.catalogs[id(matrix)] = (written, rows)
+        return {**matrix, ROWS: list(rows.rows)}, unnamed
 
     def _affordable(self, matrix: Mapping[str, Any], path: Path) -> bool:
         """Whether expanding ``matrix`` stays within the limits; else one diagnostic."""
@@ -242,6 +302,20 @@ class Expander:
                     item, good = self.media.rendered_item(jid, url, r)
                     ok = ok and good
                     media.append(item)
+                elif isinstance(r, FileRecipe):
+                    parts = t.url_parts.get(id(r)) if t.url_parts else None
+                    written = _fill(parts, combo, self.vars) if parts is not None else None
+                    if written is None:
+                        if context is None:
+                            context = self._context(t, index, combo, jid)
+                        written = self._render(jid, r.source, context, (*r.path, "file"))
+                    found = None
+                    if written is not None:
+                        found = self.media.file_item(
+                            written, r.role, r.moderate, (*r.path, "file"), self._who(t, jid, combo)
+                        )
+                    ok = ok and found is not None
+                    media.append(found or MediaItem("image", "", r.role))
                 else:
                     if context is None:
                         context = self._context(t, index, combo, jid)
@@ -282,6 +356,14 @@ class Expander:
             t.line,
             fixed=t.fixed_media is not None,
         )
+
+    def _who(self, t: Template, jid: str, combo: dict[str, Any]) -> str:
+        """``job <id>``, and the catalog row it came from: ``(products.csv:4)``."""
+        if t.catalog is None:
+            return f"job {jid}"
+        written, rows = t.catalog
+        line = rows.line_of(combo)
+        return f"job {jid} ({written}:{line})" if line else f"job {jid}"
 
     def _context(self, t: Template, index: int, combo: dict[str, Any], jid: str) -> dict[str, Any]:
         if not t.templated:
@@ -343,6 +425,8 @@ class Expander:
         return out
 
 
+# Catalog columns are template variables: never a request parameter, nor `job`.
+RESERVED_COLUMNS = frozenset({*PARAM_SET, RESERVED_VAR, "include", "exclude", ROWS})
 _MISSING = object()
 _PLAIN = (str, int, float, bool)
 # A simple template as a str.format pattern and the names it looks up, in order.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from seedrun import limits
 from seedrun.errors import ConfigError
+from seedrun.localfiles import DiskFiles
 from seedrun.lockfile import Lock, loads
 from seedrun.spec import Spec, load_spec
 
@@ -44,7 +45,8 @@ def read_text(path: Path, what: str) -> str:
 
 
 def read_spec(path: Path) -> Spec:
-    return load_spec(read_text(path, "spec"), str(path))
+    # The local files it names are read, checked and hashed here, in the shell.
+    return load_spec(read_text(path, "spec"), str(path), DiskFiles(path))
 
 
 def default_lock_path(spec_path: Path) -> Path:

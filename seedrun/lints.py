@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from seedrun.errors import Diagnostic
-from seedrun.matrix import axes_of
+from seedrun.matrix import ROWS, axes_of, matrix_keys
 from seedrun.problems import Problems, a_or_an
 from seedrun.protos import Chain, Media
 from seedrun.render import is_template
@@ -66,6 +66,8 @@ class Lints:
         """Axis names that look like typos, exclude keys that are no axis, reserved names."""
         axes = axes_of(matrix)
         for k in axes:
+            if k == ROWS:
+                continue
             near = difflib.get_close_matches(k, ["include", "exclude"], n=1, cutoff=0.75)
             close = difflib.get_close_matches(k, PARAMS, n=1, cutoff=0.8)
             if k == RESERVED_VAR:
@@ -83,13 +85,14 @@ class Lints:
                 )
         for i, e in enumerate(matrix.get("extra") or ()):
             self.extra(e, (*path, "extra", i))
+        keys = matrix_keys(matrix)  # a catalog's columns count as axes
         for i, entry in enumerate(matrix.get("exclude") or []):
             for k in entry:
-                if k not in axes:
+                if k not in keys:
                     self.problems.add(
                         (*path, "exclude", i, k),
                         f"exclude names {k!r}, which is not a matrix axis; "
-                        f"axes: {', '.join(axes) or '(none)'}",
+                        f"axes: {', '.join(keys) or '(none)'}",
                         key=True,
                     )
         for i, entry in enumerate(matrix.get("include") or []):

@@ -9,6 +9,9 @@
 
 Values compare like JSON values: ``true`` is not ``1``.
 
+A ``rows`` axis (a catalog, see ``seedrun.catalog``) holds whole rows: each
+row's columns join the combination as if each were an axis of its own.
+
 A job id names the matrix values with the keys sorted, so it does not depend on
 the order the keys are written in: ``spin[backdrop=marble,ratio=16:9]``.
 """
@@ -23,6 +26,28 @@ from typing import Any
 
 Combo = dict[str, Any]
 RESERVED = ("include", "exclude")
+ROWS = "rows"  # once loaded, a list of row dicts whose columns are splatted
+
+
+def matrix_keys(matrix: Mapping[str, Any]) -> list[str]:
+    """The keys a combination gets from the axes: a rows axis gives its columns."""
+    out: list[str] = []
+    for k in axes_of(matrix):
+        if k == ROWS and isinstance(matrix[k], list):
+            out.extend(c for row in matrix[k][:1] for c in row)
+        else:
+            out.append(k)
+    return out
+
+
+def _splat(names: list[str], values: tuple[Any, ...]) -> Combo:
+    combo: Combo = {}
+    for k, v in zip(names, values, strict=True):
+        if k == ROWS:
+            combo.update(v)
+        else:
+            combo[k] = v
+    return combo
 
 
 def axes_of(matrix: Mapping[str, Any]) -> list[str]:
@@ -54,7 +79,11 @@ def expand(matrix: Mapping[str, Any]) -> list[Combo]:
     includes: Sequence[Mapping[str, Any]] = matrix.get("include") or []
 
     combos: list[Combo] = []
-    if names:
+    if ROWS in names:
+        product = itertools.product(*(matrix[k] for k in names))
+        combos = [_splat(names, values) for values in product]
+        combos = [c for c in combos if not any(_matches(c, ex) for ex in excludes)]
+    elif names:
         product = itertools.product(*(matrix[k] for k in names))
         if excludes:
             combos = [
@@ -66,8 +95,9 @@ def expand(matrix: Mapping[str, Any]) -> list[Combo]:
             combos = [dict(zip(names, values, strict=True)) for values in product]
     originals = list(combos)
 
+    keys = set(matrix_keys(matrix)) if ROWS in names else matrix
     for entry in includes:
-        pinned = [(k, v) for k, v in entry.items() if k in matrix and k not in RESERVED]
+        pinned = [(k, v) for k, v in entry.items() if k in keys and k not in RESERVED]
         extended = False
         for combo in originals:
             if all(same(combo[k], v) for k, v in pinned):
@@ -85,7 +115,7 @@ def excluded(matrix: Mapping[str, Any]) -> Iterator[Combo]:
     if not names or not excludes:
         return
     for values in itertools.product(*(matrix[k] for k in names)):
-        combo = dict(zip(names, values, strict=True))
+        combo = _splat(names, values)
         if any(_matches(combo, ex) for ex in excludes):
             yield combo
 

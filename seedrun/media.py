@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from seedrun import api_facts
 from seedrun.campaign import Asset
+from seedrun.localrefs import FileLookup, LocalFile, NoFiles
 from seedrun.problems import Problems, a_or_an
 from seedrun.protos import Media
 from seedrun.render import is_template
@@ -28,20 +29,33 @@ class UrlRecipe(NamedTuple):
     path: Path
 
 
+class FileRecipe(NamedTuple):
+    source: str  # a template naming a local image
+    role: str | None
+    moderate: bool
+    path: Path
+
+
 class FromRecipe(NamedTuple):
     source: str  # a template
     role: str | None
     path: Path
 
 
-Recipe = MediaItem | UrlRecipe | FromRecipe
+Recipe = MediaItem | UrlRecipe | FileRecipe | FromRecipe
 
 
 class MediaChecker:
     """Checks media URLs and assets; remembers each URL's verdict for later combinations."""
 
-    def __init__(self, problems: Problems, raw_assets: Mapping[str, Any]) -> None:
+    def __init__(
+        self, problems: Problems, raw_assets: Mapping[str, Any], files: FileLookup | None = None
+    ) -> None:
         self.problems = problems
+        self.files: FileLookup = files if files is not None else NoFiles()
+        self.local: dict[str, LocalFile] = {}  # the spec's local images, by stand-in ref
+        self.first_file: Path | None = None  # where a local file is first named
+        self._file_items: dict[tuple[str, str | None, bool], MediaItem | None] = {}
         self._url_kinds: dict[tuple[str, str | None], str] = {}
         self._url_items: dict[tuple[str | None, str | None, str | None], MediaItem] = {}
         self.assets = self._assets(raw_assets)
@@ -52,6 +66,13 @@ class MediaChecker:
     def _assets(self, raw_assets: Mapping[str, Any]) -> dict[str, Asset]:
         out: dict[str, Asset] = {}
         for name, raw in raw_assets.items():
+            if "file" in raw:
+                out[name] = self._file_asset(name, raw)
+                continue
+            if "url" not in raw:
+                self.problems.add(("assets", name), "an asset needs url: or file:", key=True)
+                out[name] = Asset(name, "", raw.get("type") or "image", False)
+                continue
             url: str = raw["url"]
             declared = raw.get("type")
             kind = self.check_url(url, ("assets", name, "url"), declared, "")
@@ -71,6 +92,42 @@ class MediaChecker:
                 )
             out[name] = Asset(name, url, kind or declared or "image", moderate)
         return out
+
+    def _file_asset(self, name: str, raw: Mapping[str, Any]) -> Asset:
+        path: Path = ("assets", name)
+        moderate = bool(raw.get("moderate", False))
+        if "url" in raw:
+            self.problems.add(path, "an asset needs exactly one of url or file; got both", key=True)
+        if raw.get("type") not in (None, "image"):
+            self.problems.add((*path, "type"), "a local file asset must be an image", key=True)
+        found = self.local_file(raw["file"], (*path, "file"), "")
+        return Asset(name, found.ref if found else "", "image", moderate)
+
+    def local_file(self, written: str, path: Path, who: str) -> LocalFile | None:
+        """The checked local image ``written`` names, or None (the problem is recorded)."""
+        found = self.files.image(written)
+        if isinstance(found, str):
+            prefix = f"{who}: " if who else ""
+            self.problems.add(path, f"{prefix}{found}", once=f"file:{written}")
+            return None
+        self.local.setdefault(found.ref, found)
+        if self.first_file is None:
+            self.first_file = path
+        return found
+
+    def file_item(
+        self, written: str, role: str | None, moderate: bool, path: Path, who: str
+    ) -> MediaItem | None:
+        """The media item of a local image: uploaded at run time, moderated if asked."""
+        memo = (written, role, moderate)
+        if memo in self._file_items:
+            return self._file_items[memo]
+        found = self.local_file(written, path, who)
+        item = None
+        if found is not None:
+            item = MediaItem("image", found.ref, role, "asset" if moderate else "file", found.ref)
+        self._file_items[memo] = item
+        return item
 
     def check_url(self, url: str, path: Path, declared: str | None, who: str) -> str | None:
         """Validate a media URL; return its media type (declared or inferred), None if bad."""
@@ -135,16 +192,24 @@ class MediaChecker:
             path: Path = (*base, "media", m)
             role = item.get("role")
             declared = item.get("type")
-            given = [k for k in ("asset", "url", "from") if k in item]
+            given = [k for k in ("asset", "url", "file", "from") if k in item]
             if len(given) != 1:
                 self.problems.add(
                     path,
-                    "a media item needs exactly one of asset, url or from"
+                    "a media item needs exactly one of asset, url, file or from"
                     + (f"; got {', '.join(given)}" if given else ""),
                 )
                 broken = True
                 out.append(MediaItem(declared or "image", "", role))
                 continue
+            if "moderate" in item and "file" not in item:
+                self.problems.add(
+                    (*path, "moderate"),
+                    "moderate: on a media item is only valid with file:; "
+                    "moderate a URL through a named asset",
+                    key=True,
+                )
+                broken = True
             if "frame" in item and "from" not in item:
                 self.problems.add((*path, "frame"), "frame: is only valid with from:", key=True)
                 broken = True
@@ -155,12 +220,26 @@ class MediaChecker:
                     broken = True
                     out.append(MediaItem(declared or "image", "", role))
                     continue
-                slot = "asset" if asset.moderate else None
+                local = asset.url in self.local
+                slot = "asset" if asset.moderate else "file" if local else None
                 out.append(
                     MediaItem(
                         declared or asset.type, asset.url, role, slot, asset.url if slot else None
                     )
                 )
+            elif "file" in item:
+                if declared not in (None, "image"):
+                    self.problems.add(
+                        (*path, "type"), "a local file must be an image; drop type:", key=True
+                    )
+                    broken = True
+                moderate = bool(item.get("moderate", False))
+                if is_template(item["file"]):
+                    out.append(FileRecipe(item["file"], role, moderate, path))
+                    continue
+                found = self.file_item(item["file"], role, moderate, (*path, "file"), f"job {name}")
+                broken = broken or found is None
+                out.append(found or MediaItem("image", "", role))
             elif "from" in item:
                 if declared not in (None, "image"):
                     self.problems.add(

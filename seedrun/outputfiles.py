@@ -38,7 +38,8 @@ def outputs_dir(
     """Where the spec's videos go. A spec comes from pull requests, so its
     ``outputs.dir`` must stay inside the spec's repository (its git top, else
     its folder) unless the person running apply says otherwise."""
-    if spec_dir is None:
+    if spec_dir is None or spec_dir.startswith("s3://"):
+        # A bucket (seedrun.bucket_outputs) keeps the videos; the folder only names them.
         return default_outputs_dir(spec_path)
     target = spec_path.parent / spec_dir
     if allow_outside:
@@ -80,8 +81,8 @@ def missing_outputs(lock: Lock, lock_path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for job_id, entry in lock.jobs.items():
         ref = entry.output
-        if entry.status != "succeeded" or ref is None:
-            continue
+        if entry.status != "succeeded" or ref is None or ref.path.startswith("s3://"):
+            continue  # a bucket object is checked by `status --verify`, not here
         path = folder / ref.path
         try:
             st = path.stat()

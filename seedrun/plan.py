@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from seedrun.localrefs import image_change, is_file_ref, refs_in
 from seedrun.lockfile import IN_FLIGHT, Lock, LockEntry
 from seedrun.spec import Job, glob_regex, select
 
@@ -47,6 +48,8 @@ class Options:
     resubmit_unknown: bool = False
     download: bool = True
     select: Sequence[str] = ()
+    # Local images by stand-in ref -> the name the spec gives them, for reasons.
+    file_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def plan(
@@ -119,7 +122,9 @@ def _action(
         why = _error_text(entry.error) or "a create request was in flight when the run stopped"
         return PlanItem(job.id, "unknown", job.key, why)
     if entry.key != job.key:
-        return PlanItem(job.id, "replace", job.key, "request changed", entry.key)
+        return PlanItem(
+            job.id, "replace", job.key, _why_changed(job, entry, lock, options), entry.key
+        )
     status = entry.status
     if force and status not in IN_FLIGHT:
         return PlanItem(job.id, "replace", job.key, "--replace", entry.key)
@@ -146,6 +151,15 @@ def _action(
         if asset is not None and not asset.passed:
             return PlanItem(job.id, "blocked", job.key, f"asset {url} failed moderation")
     return PlanItem(job.id, "create", job.key, "was blocked")
+
+
+def _why_changed(job: Job, entry: LockEntry, lock: Lock, options: Options) -> str:
+    new = {s.ref for s in job.slots if is_file_ref(s.ref)}
+    if not new or entry.request is None:
+        return "request changed"
+    approved = {a.asset_url: ref for ref, a in lock.assets.items() if a.asset_url}
+    old = refs_in(entry.request, approved)
+    return image_change(old, new, dict(options.file_names)) or "request changed"
 
 
 def _error_text(error: Mapping[str, str] | None) -> str:

@@ -30,6 +30,7 @@ import trio
 
 from seedrun import plan as planner
 from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS
+from seedrun.bucket_outputs import BucketOutputs
 from seedrun.budget import Budget
 from seedrun.client import SeedanceClient
 from seedrun.errors import (
@@ -38,8 +39,10 @@ from seedrun.errors import (
     CreateUnknown,
     DownloadError,
     LockError,
+    StorageError,
     TaskNotFound,
 )
+from seedrun.localrefs import is_file_ref
 from seedrun.lockfile import (
     AssetEntry,
     FileRef,
@@ -55,6 +58,7 @@ from seedrun.sources import NotReady, Sources
 from seedrun.spec import Job, Spec
 from seedrun.store import Journal
 from seedrun.tracker import Tracker
+from seedrun.uploads import Uploader, scrub
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +141,8 @@ class Runner:
         reporter: Reporter | None = None,
         clock: Callable[[], float] = trio.current_time,
         missing_outputs: Mapping[str, str] | None = None,
+        uploads: Uploader | None = None,
+        bucket: BucketOutputs | None = None,
     ) -> None:
         """``missing_outputs``: job id -> why its recorded video is not on disk as
         recorded (the shell looks; the plan then downloads it again)."""
@@ -174,6 +180,9 @@ class Runner:
         self._stop_creating = False
         self._work_scope: trio.CancelScope | None = None
         self._moderation_errors: dict[str, str] = {}
+        self.uploads = uploads  # local images -> fetchable URLs (seedrun.uploads)
+        self.bucket = bucket  # outputs kept in a bucket (seedrun.bucket_outputs)
+        self._upload_errors: dict[str, str] = {}
         self.budget = Budget(options.budget_tokens, self.lock)
         self.sources = Sources(
             self.lock,
@@ -182,6 +191,9 @@ class Runner:
             moderated=self._moderation_done,
             moderation_errors=self._moderation_errors,
             fresh=self._fresh,
+            upload=self._upload,
+            upload_errors=self._upload_errors,
+            name=self._name,
         )
         self.items = planner.plan(
             jobs,
@@ -202,6 +214,8 @@ class Runner:
     async def run(self) -> Outcome:
         """Run every job to its end (or to Ctrl-C / a fatal error)."""
         by_id = {j.id: j for j in self.jobs}
+        if not await self._stores_ready(by_id):
+            return self.outcome
         async with trio.open_nursery() as outer:
             outer.start_soon(self.tracker.run)
             with trio.CancelScope() as scope:
@@ -225,6 +239,47 @@ class Runner:
                 if url not in self.lock.assets and url not in needed:
                     needed.append(url)
         return needed
+
+    async def _stores_ready(self, by_id: Mapping[str, Job]) -> bool:
+        """A bucket that refuses the credentials stops the run before anything is paid."""
+        refs = [
+            s.ref
+            for item in self.items
+            if item.action in planner.CREATES
+            for s in by_id[item.id].slots
+        ]
+        try:
+            if self.uploads is not None and self.uploads.needed(refs):
+                await self.uploads.check()
+            fetches = ("download", "resume", *planner.CREATES)
+            if (
+                self.bucket is not None
+                and self.options.download
+                and any(item.action in fetches for item in self.items)
+            ):
+                await self.bucket.check()
+        except StorageError as exc:
+            self.stop(exc.message)
+            return False
+        return True
+
+    async def _upload(self, ref: str) -> str | None:
+        """The URL of a local image, uploaded first; None after a failure (remembered)."""
+        if self.uploads is None:
+            self._upload_errors[ref] = "no uploads bucket is configured"
+            return None
+        try:
+            return await self.uploads.url(ref)
+        except StorageError as exc:
+            self._upload_errors[ref] = exc.message
+            if exc.fatal:
+                self.stop(exc.message)
+            else:
+                self.reporter.note(exc.message)
+            return None
+
+    def _name(self, ref: str) -> str:
+        return self.uploads.name(ref) if self.uploads is not None else ref
 
     def stop(self, reason: str) -> None:
         """Stop all work; creates in flight still return and are recorded."""
@@ -305,14 +360,21 @@ class Runner:
     async def _moderate(self, url: str) -> None:
         try:
             async with self._moderations:
+                source = url
+                if is_file_ref(url):  # a local image: uploaded first, then moderated
+                    uploaded = await self._upload(url)
+                    if uploaded is None:
+                        return
+                    source = uploaded
                 try:
-                    result = (await self.client.moderate([url])).get(url)
+                    result = (await self.client.moderate([source])).get(source)
                 except AuthError as exc:
                     self.stop(str(exc))
                     return
                 except ApiError as exc:
-                    self._moderation_errors[url] = exc.message
-                    self.reporter.note(f"moderation of {url} failed: {exc}")
+                    message = scrub(exc.message, self.uploads)
+                    self._moderation_errors[url] = message
+                    self.reporter.note(f"moderation of {self._name(url)} failed: {message}")
                     return
                 if result is None:
                     return
@@ -376,7 +438,9 @@ class Runner:
 
     def _fill(self, job: Job, values: Mapping[str, str]) -> dict[str, Any]:
         def value_for(slot: Slot) -> str:
-            suffix = {"asset": "", "draft_task": "#task", "last_frame": "#frame"}[slot.kind]
+            suffix = {"asset": "", "draft_task": "#task", "last_frame": "#frame", "file": "#file"}[
+                slot.kind
+            ]
             return values[slot.ref + suffix]
 
         body = fill_slots(job.body, job.slots, value_for)
@@ -430,7 +494,8 @@ class Runner:
             status="unknown",
             api=job.api,
             kind=job.kind,
-            request=body,
+            # A presigned upload URL is a bearer credential: the lock keeps its stand-in.
+            request=self.uploads.redact(body) if self.uploads is not None else body,
             error={
                 "code": "create_in_flight",
                 "message": "the create request was in flight when the run stopped; "
@@ -643,10 +708,10 @@ class Runner:
                     ref, entry = await self._download(job, entry, "last_frame", ".png")
                     entry = entry.with_(last_frame=ref)
                     await self._record(job, entry)
-            except (DownloadError, ApiError, OSError) as exc:
+            except (DownloadError, ApiError, OSError, StorageError) as exc:
                 # OSError: the outputs folder cannot be written (full, read-only, a file
                 # in the way). One job's file, not a reason to crash the whole run.
-                why = exc.message if isinstance(exc, ApiError) else str(exc)
+                why = exc.message if isinstance(exc, ApiError | StorageError) else str(exc)
                 if entry.created_at and time.time() - entry.created_at > RETENTION_SECONDS:
                     why = (
                         f"the video of task {entry.task_id} can no longer be fetched: the "
@@ -678,6 +743,11 @@ class Runner:
                 if not url:
                     raise DownloadError(f"task {entry.task_id} gives no {what} URL")
             try:
+                if self.bucket is not None:  # kept in a bucket, not on this machine
+                    ref = await self.bucket.save(
+                        self.client, url, dest.name, task_id=entry.task_id
+                    )
+                    return ref, entry
                 got = await self.client.download(url, dest)
                 break
             except DownloadError:

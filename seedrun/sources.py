@@ -9,7 +9,7 @@ entry, so every state change is journaled in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import trio
@@ -42,16 +42,24 @@ class Sources:
         moderated: Mapping[str, trio.Event],
         moderation_errors: Mapping[str, str],
         fresh: set[str],
+        upload: Callable[[str], Awaitable[str | None]] | None = None,
+        upload_errors: Mapping[str, str] | None = None,
+        name: Callable[[str], str] = str,
     ) -> None:
         """``lock`` is the run's live lock; ``done`` is set when a job ends in this
         run, ``moderated`` when an asset's moderation ended; ``fresh`` holds the jobs
-        that succeeded in this run (their frame URLs are new)."""
+        that succeeded in this run (their frame URLs are new). ``upload`` gives the
+        URL of a local image (``seedrun.uploads``), None after a failure, whose
+        words are then in ``upload_errors``; ``name`` names an asset for messages."""
         self._lock = lock
         self._client = client
         self._done = done
         self._moderated = moderated
         self._moderation_errors = moderation_errors
         self._fresh = fresh
+        self._upload = upload
+        self._upload_errors = upload_errors if upload_errors is not None else {}
+        self._name = name
 
     async def resolve(self, job: Job) -> Ready | NotReady:
         for dep in job.deps:
@@ -70,19 +78,27 @@ class Sources:
                 if slot.ref in self._moderated:
                     await self._moderated[slot.ref].wait()
                 asset = self._lock.assets.get(slot.ref)
+                if asset is None and slot.ref in self._upload_errors:
+                    return self._not_uploaded(slot.ref)
                 if asset is None:
                     why = self._moderation_errors.get(slot.ref, "no answer")
                     return NotReady(
                         "failed",
-                        f"asset {slot.ref} could not be moderated ({why}); run again",
+                        f"asset {self._name(slot.ref)} could not be moderated ({why}); run again",
                         "moderation_error",
                     )
                 if not asset.passed or not asset.asset_url:
                     return NotReady(
                         "blocked",
-                        f"asset {slot.ref} failed moderation: {asset.reason or 'rejected'}",
+                        f"asset {self._name(slot.ref)} failed moderation: "
+                        f"{asset.reason or 'rejected'}",
                     )
                 values[slot.ref] = asset.asset_url
+            elif slot.kind == "file":  # a local image, uploaded on first use
+                url = await self._upload(slot.ref) if self._upload is not None else None
+                if url is None:
+                    return self._not_uploaded(slot.ref)
+                values[slot.ref + "#file"] = url
             elif slot.kind == "draft_task":
                 values[slot.ref + "#task"] = self._lock.jobs[slot.ref].task_id or ""
             elif slot.kind == "last_frame":
@@ -97,6 +113,11 @@ class Sources:
                     )
                 values[slot.ref + "#frame"] = url
         return Ready(values)
+
+    def _not_uploaded(self, ref: str) -> NotReady:
+        """Nothing was sent for the job, so nothing is recorded: a later apply goes on."""
+        why = self._upload_errors.get(ref, "no uploads bucket is configured")
+        return NotReady("pending", f"{why}; nothing was created, run apply again")
 
     async def _fresh_last_frame(self, source_id: str) -> str | None:
         src = self._lock.jobs[source_id]

@@ -28,6 +28,7 @@ from seedrun.campaign import (
 from seedrun.errors import SpecError
 from seedrun.expand import Expander
 from seedrun.lints import RESERVED_VAR, ROLE_TYPES, unprintable
+from seedrun.localrefs import FileLookup
 from seedrun.schema_check import INTEGER_PARAMS, normalize_ints, schema, schema_problems
 from seedrun.selection import glob_regex, select
 from seedrun.yamlload import load_yaml
@@ -50,8 +51,11 @@ __all__ = [
 ]
 
 
-def load_spec(text: str, file: str) -> Spec:
-    """Parse, validate and expand a spec. Raises SpecError with every problem."""
+def load_spec(text: str, file: str, files: FileLookup | None = None) -> Spec:
+    """Parse, validate and expand a spec. Raises SpecError with every problem.
+
+    ``files`` answers for the local files the spec names (see ``seedrun.localrefs``).
+    """
     data, marks = load_yaml(text, file)
     if data is None:
         raise SpecError([marks.diag((), "the spec is empty; it needs `version: 1` and `jobs:`")])
@@ -71,7 +75,7 @@ def load_spec(text: str, file: str) -> Spec:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return Expander(data, marks, [d for _, d in found], broken_jobs).run()
+        return Expander(data, marks, [d for _, d in found], broken_jobs, files).run()
     finally:
         if paused:
             gc.enable()

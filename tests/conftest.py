@@ -243,3 +243,26 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("SEEDRUN_"):
             monkeypatch.delenv(name)
     yield
+
+
+# ---------------------------------------------------------------- a real S3 API
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server (real S3 HTTP API on loopback) for the session."""
+    from s3server import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh bucket on the moto server, with its fake credentials in the environment."""
+    from s3server import new_bucket
+
+    bucket = new_bucket(moto_endpoint)
+    for name, value in bucket.env().items():
+        monkeypatch.setenv(name, value)
+    return bucket

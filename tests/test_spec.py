@@ -266,8 +266,8 @@ def test_unknown_keys_suggest_the_closest_valid_key() -> None:
         "spec.yaml:6:5: jobs[0].promt: unknown key 'promt'; did you mean 'prompt'?",
         "spec.yaml:8:42: jobs[0].media[0].rol: unknown key 'rol'; did you mean 'role'?",
         "spec.yaml:9:30: settings.rps: unknown key 'rps'; allowed: base_url, budget_tokens, "
-        "max_in_flight, poll_min_interval, price_per_million_tokens, requests_per_second, "
-        "task_timeout",
+        "max_download_bytes, max_in_flight, poll_min_interval, price_per_million_tokens, "
+        "requests_per_second, task_timeout, uploads",
         "spec.yaml:10:1: jobz: unknown key 'jobz'; did you mean 'jobs'?",
     ]
 
@@ -524,9 +524,10 @@ def test_media_item_shape_errors() -> None:
               - {from: m, type: video}
         """
     ) == [
-        "spec.yaml:7:9: jobs[0].media[0]: a media item needs exactly one of asset, url or from; "
-        "got asset, url",
-        "spec.yaml:8:9: jobs[0].media[1]: a media item needs exactly one of asset, url or from",
+        "spec.yaml:7:9: jobs[0].media[0]: a media item needs exactly one of asset, url, file "
+        "or from; got asset, url",
+        "spec.yaml:8:9: jobs[0].media[1]: a media item needs exactly one of asset, url, file "
+        "or from",
         "spec.yaml:9:42: jobs[0].media[2].frame: frame: is only valid with from:",
         "spec.yaml:13:19: jobs[1].media[0].type: a chained frame is an image, not a video; "
         "drop type:",

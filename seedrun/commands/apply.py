@@ -15,6 +15,7 @@ from pathlib import Path
 import trio
 
 from seedrun import preflight
+from seedrun.bucket_outputs import bucket_outputs_for
 from seedrun.client import MAX_DOWNLOAD_BYTES, SeedanceClient
 from seedrun.config import ApiConfig, resolve
 from seedrun.errors import (
@@ -42,6 +43,7 @@ from seedrun.shard import in_shard, parse_shard
 from seedrun.sim import SimConfig, running_sim
 from seedrun.spec import Spec, select
 from seedrun.store import Journal, RunLock, journal_path, recover, write_lock
+from seedrun.uploads import uploader_for
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -178,12 +180,14 @@ def _seconds_pair(text: str) -> tuple[float, float]:
 
 @contextlib.asynccontextmanager
 async def _api(
-    api: ApiConfig | None, seconds: tuple[float, float], lock: Lock
+    api: ApiConfig | None, seconds: tuple[float, float], lock: Lock, fetch_images: bool = False
 ) -> AsyncIterator[ApiConfig]:
     if api is not None:
         yield api
         return
-    async with running_sim(SimConfig(task_seconds=seconds, concurrency=None)) as sim:
+    # Uploaded images are fetched by moderation, as the real service would.
+    config = SimConfig(task_seconds=seconds, concurrency=None, fetch_images=fetch_images)
+    async with running_sim(config) as sim:
         # A fresh simulator per run: it must know the asset ids an earlier
         # simulated run got approved, as the real service would.
         sim.state.assets.update(a.asset_url for a in lock.assets.values() if a.asset_url)
@@ -216,7 +220,7 @@ async def _apply(
         budget_tokens=args.budget if args.budget is not None else settings.budget_tokens,
     )
     interrupted = False
-    async with _api(api, sim_seconds, lock) as conf:
+    async with _api(api, sim_seconds, lock, bool(spec.files)) as conf:
         pacer = Pacer(args.rps or settings.requests_per_second)
         async with SeedanceClient(
             base_url=conf.base_url,
@@ -228,6 +232,7 @@ async def _apply(
             # Opened once the client exists: a bad base URL or key must not leave a
             # journal behind (the next run would fold it into an empty lockfile).
             journal = Journal(journal_path(lock_path), space=args.sim_disk_space)
+            uploads, bucket = uploader_for(spec), bucket_outputs_for(spec)
             runner = Runner(
                 spec,
                 jobs,
@@ -238,6 +243,8 @@ async def _apply(
                 journal=journal,
                 options=options,
                 missing_outputs=missing,
+                uploads=uploads,
+                bucket=bucket,
             )
             owned = foreign_outputs(lock_path)
             runner.foreign_outputs = frozenset(owned)

@@ -53,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
     lock = read_lock_with_journal(lock_path)
     select = tuple(args.select or ())
     check_select(spec.jobs, select)
-    options = planner.Options(replace=tuple(args.replace or ()), select=select)
+    options = planner.Options(
+        replace=tuple(args.replace or ()),
+        select=select,
+        file_names={ref: f.written for ref, f in spec.files.items()},
+    )
     items = planner.plan(spec.jobs, lock, options, missing=missing_outputs(lock, lock_path))
     counts = planner.counts(items)
     table = usage_table([lock, *(read_lock(Path(p)) for p in args.usage_from)])

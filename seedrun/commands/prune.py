@@ -11,6 +11,7 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from seedrun.bucket_outputs import is_bucket_url
 from seedrun.errors import EXIT_OK, ConfigError
 from seedrun.files import default_lock_path, read_spec
 from seedrun.lockfile import Lock, fold, loads
@@ -86,7 +87,8 @@ def find_prunable(lock: Lock, spec: Spec, folder: Path) -> Pruning:
         for ref in (e.output, e.last_frame):
             if ref is None:
                 continue
-            target = _inside(folder, ref.path)
+            # A bucket object is never deleted by prune: it is outside the folder.
+            target = None if is_bucket_url(ref.path) else _inside(folder, ref.path)
             if target is None:
                 todo.outside.append(ref.path)
             elif not target.is_file():

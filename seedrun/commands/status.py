@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seedrun import bucket_outputs
+from seedrun.bucket_outputs import is_bucket_url
 from seedrun.cost import spent_tokens
 from seedrun.errors import EXIT_JOBS_FAILED, EXIT_OK, ConfigError
 from seedrun.files import default_lock_path, read_spec, read_text
@@ -111,6 +113,15 @@ def build_report(
     verified = 0
     for jid, what, ref in _files(lock):
         path = folder / ref.path
+        if is_bucket_url(ref.path):  # kept in a bucket: checked there, with --verify only
+            why = bucket_outputs.verify(spec, ref) if verify else ""
+            if why == bucket_outputs.MISSING:
+                report.missing.append((jid, ref.path))
+            elif why:
+                report.mismatches.append((jid, ref.path, why))
+            elif verify:
+                verified += 1
+            continue
         if not path.is_file():
             report.missing.append((jid, ref.path if what == "output" else f"{ref.path} ({what})"))
         elif verify:

@@ -102,6 +102,7 @@ def build(
     report_dir: PurePath,
     available: Collection[str] | None = None,
     lock_path: str = "",
+    remote: Mapping[str, str] | None = None,
 ) -> Report:
     """The view model of ``spec`` as recorded in ``lock``.
 
@@ -109,7 +110,7 @@ def build(
     lock-relative paths of the files that exist; a recorded file missing from it
     falls back to its remote URL. ``None`` means every recorded file exists.
     """
-    links = _Links(lock_dir, report_dir, available)
+    links = _Links(lock_dir, report_dir, available, remote or {})
     jobs = spec.by_id()
     finals = {j.id for j in spec.jobs if j.kind == "final"}
     groups: dict[str, list[Card]] = {}
@@ -175,8 +176,11 @@ class _Links:
     lock_dir: PurePath
     report_dir: PurePath
     available: Collection[str] | None
+    remote: Mapping[str, str]  # outputs kept in a bucket: their URLs
 
     def file(self, ref: FileRef | None) -> str | None:
+        if ref is not None and ref.path in self.remote:
+            return self.remote[ref.path]
         if ref is None or (self.available is not None and ref.path not in self.available):
             return None
         return href(self.lock_dir, self.report_dir, ref.path)

@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from seedrun import outputfiles
+from seedrun import bucket_outputs, outputfiles
 from seedrun.errors import ConfigError
 from seedrun.lockfile import Lock
 from seedrun.report import model
@@ -113,12 +113,13 @@ def write_report(spec: Spec, lock: Lock, *, lock_path: Path, out: Path) -> Path:
     """
     lock_dir = lock_path.resolve().parent
     report_dir = out.resolve().parent
-    available = {
-        ref.path
+    refs = [
+        ref
         for entry in lock.jobs.values()
         for ref in (entry.output, entry.last_frame)
-        if ref is not None and (lock_dir / ref.path).is_file()
-    }
+        if ref is not None
+    ]
+    available = {ref.path for ref in refs if (lock_dir / ref.path).is_file()}
     report = model.build(
         spec,
         lock,
@@ -126,6 +127,7 @@ def write_report(spec: Spec, lock: Lock, *, lock_path: Path, out: Path) -> Path:
         report_dir=report_dir,
         available=available,
         lock_path=str(lock_path),
+        remote=bucket_outputs.links(spec, refs),
     )
     try:
         atomic_write_text(out, render_report(report))

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -13,7 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from seedrun import api_facts
-from seedrun.sim import answers, moderation
+from seedrun.sim import answers, fetching, moderation
 from seedrun.sim.engine import Engine, NotQueued, SimTask
 from seedrun.sim.files import create_files_app
 from seedrun.sim.middleware import ApiGate, RequestLog
@@ -216,6 +217,13 @@ class _Api:
         if any(config.moderation_timeout_marker in url for url in urls):
             failure = moderation.failure("moderation_timeout", moderation.TIMEOUT_MESSAGE)
             return JSONResponse(failure, 504)
+        if config.fetch_images:
+            async with httpx.AsyncClient(follow_redirects=True) as fetcher:
+                for index, url in enumerate(urls):
+                    problem = await fetching.fetch_problem(fetcher, url)
+                    if problem is not None:
+                        message = f"image {index + 1}: {problem}"
+                        return JSONResponse(moderation.failure("invalid_image", message), 400)
         items = moderation.review(urls, config.reject_marker)
         state.assets.update(item["asset_url"] for item in items if item["passed"])
         batch = state.engine.attempt("moderation", list(urls))

@@ -73,6 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="append a JSON line per request (never header values)")
     add("--unsupported-param", dest="unsupported_params", action="append", default=[],
         metavar="NAME", help="answer 400 to creates that set this parameter (repeatable)")
+    add("--fetch-images", action="store_true",
+        help="moderation fetches each image URL and applies the doc's limits")
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -93,6 +95,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             flex_queue_seconds=args.flex_queue_seconds,
             request_log=args.request_log,
             unsupported_params=tuple(args.unsupported_params),
+            fetch_images=args.fetch_images,
         )
     except ValueError as exc:
         raise ConfigError(f"seedrun sim: {exc}") from None

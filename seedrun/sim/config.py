@@ -53,6 +53,9 @@ class SimConfig:
     # Create parameters this "gateway" does not know: a create that sets one
     # (top level for official, metadata for unified) is answered 400 naming it.
     unsupported_params: tuple[str, ...] = ()
+    # Moderation GETs each image and applies the doc's limits, as the real service
+    # does: an expired presigned URL or a private bucket fails (seedrun/sim/fetching.py).
+    fetch_images: bool = False
 
     def __post_init__(self) -> None:
         low, high = self.task_seconds
