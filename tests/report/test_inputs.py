@@ -1,0 +1,111 @@
+"""What each card shows of a job's inputs, of a replaced result, and what it leaves out."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from seedrun.lockfile import FileRef, Lock, LockEntry
+from seedrun.report import render_report
+from seedrun.report.model import Input, Previous, build
+from seedrun.spec import load_spec
+
+from .test_writer import _parse
+
+SPEC = """\
+version: 1
+defaults: {model: doubao-seedance-2.0, duration: 5}
+assets:
+  bottle: {url: https://cdn.example.com/bottle.png, moderate: true}
+jobs:
+  - name: shot1
+    prompt: "Use image 1 as the subject. A harbour at dawn"
+    media:
+      - {asset: bottle, role: reference_image}
+      - {url: "asset://approved-123", role: reference_image}
+  - name: shot2
+    prompt: "Continue from image 1"
+    media: [{from: shot1, frame: last, role: first_frame}]
+  - name: unified
+    api: unified
+    prompt: "Use image 1"
+    media: [{url: "https://cdn.example.com/u.jpg"}]
+"""
+LOCK_DIR = PurePosixPath("/work/campaign")
+
+
+def _ref(path: str) -> FileRef:
+    return FileRef(path, "0" * 64, 1)
+
+
+def _build(lock: Lock) -> dict[str, object]:
+    spec = load_spec(SPEC, "campaign/jobs.yaml")
+    report = build(spec, lock, lock_dir=LOCK_DIR, report_dir=LOCK_DIR / "site")
+    return {c.id: c for g in report.groups for c in g.cards}
+
+
+def test_each_card_lists_its_inputs_and_a_chain_names_its_source() -> None:
+    spec = load_spec(SPEC, "campaign/jobs.yaml")
+    shot1 = spec.job("shot1")
+    lock = Lock(
+        jobs={
+            "shot1": LockEntry(
+                key=shot1.key, status="succeeded", last_frame=_ref("outputs/shot1.last.png")
+            )
+        }
+    )
+    cards = _build(lock)
+    assert cards["shot1"].inputs == (  # type: ignore[attr-defined]
+        Input(
+            "image",
+            "reference_image",
+            "https://cdn.example.com/bottle.png",
+            "https://cdn.example.com/bottle.png",
+        ),
+        Input("image", "reference_image", "asset://approved-123", None),
+    )
+    assert cards["shot2"].inputs == (  # type: ignore[attr-defined]
+        Input("image", "first_frame", "last frame of shot1", "../outputs/shot1.last.png", "shot1"),
+    )
+    assert cards["unified"].inputs == (  # type: ignore[attr-defined]
+        Input("image", None, "https://cdn.example.com/u.jpg", "https://cdn.example.com/u.jpg"),
+    )
+
+
+def test_a_chained_frame_not_made_yet_has_no_thumbnail() -> None:
+    cards = _build(Lock())
+    assert cards["shot2"].inputs == (  # type: ignore[attr-defined]
+        Input("image", "first_frame", "last frame of shot1", None, "shot1"),
+    )
+
+
+def test_empty_fields_are_left_out() -> None:
+    cards = _build(Lock())
+    names = [n for n, _ in cards["shot1"].params]  # type: ignore[attr-defined]
+    assert names == ["model", "duration", "return_last_frame"]  # not `extra {}`
+    html = render_report(
+        build(load_spec(SPEC, "jobs.yaml"), Lock(), lock_dir=LOCK_DIR, report_dir=LOCK_DIR)
+    )
+    assert "<dt>extra</dt>" not in html
+
+
+def test_a_replaced_job_shows_the_previous_video_beside_the_new_one() -> None:
+    spec = load_spec(SPEC, "jobs.yaml")
+    job = spec.job("shot1")
+
+    class Entry(LockEntry):  # stands in for the lock entry's `previous` field (issue 12)
+        previous: object = None
+
+    entry = Entry(key=job.key, status="succeeded", output=_ref("outputs/shot1.mp4"))
+    object.__setattr__(
+        entry,
+        "previous",
+        {"task_id": "task_old", "output": {"path": "outputs/shot1.prev.mp4", "sha256": "1"}},
+    )
+    report = build(spec, Lock(jobs={"shot1": entry}), lock_dir=LOCK_DIR, report_dir=LOCK_DIR)
+    card = report.groups[0].cards[0]
+    assert card.main.previous == Previous("outputs/shot1.prev.mp4", False, "task_old")
+    page = _parse(render_report(report))
+    videos = [v for v in page.all("div") if (v.get("data-src") or "").startswith("outputs/shot1")]
+    assert [v["data-src"] for v in videos] == ["outputs/shot1.prev.mp4", "outputs/shot1.mp4"]
+    html = render_report(report)
+    assert "Before (replaced)" in html and "<code>task_old</code>" in html
