@@ -64,6 +64,18 @@ def _first_own(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group
 
 
+def print_error(exc: SeedrunError) -> int:
+    """Print one of seedrun's errors as the user sees it; return its exit code."""
+    if isinstance(exc, SpecError):
+        for diag in exc.diagnostics:
+            print(diag, file=sys.stderr)
+        n = len(exc.diagnostics)
+        print(f"seedrun: {n} error{'s' if n != 1 else ''} in spec", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"seedrun: {exc}", file=sys.stderr)
+    return exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser, modules = _parser()
     args = parser.parse_args(argv)
@@ -74,15 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BaseExceptionGroup as group:
             # trio wraps errors from inside nurseries; show the first of ours.
             raise _first_own(group) from None
-    except SpecError as exc:
-        for diag in exc.diagnostics:
-            print(diag, file=sys.stderr)
-        n = len(exc.diagnostics)
-        print(f"seedrun: {n} error{'s' if n != 1 else ''} in spec", file=sys.stderr)
-        return EXIT_USAGE
     except SeedrunError as exc:
-        print(f"seedrun: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return print_error(exc)
     except KeyboardInterrupt:
         print("seedrun: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

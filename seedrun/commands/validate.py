@@ -3,18 +3,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from seedrun.errors import EXIT_OK, SeedrunError
 from seedrun.files import read_spec
 
-HELP = "check a spec against the schema and lints; no network"
+HELP = "check specs against the schema and lints; no network"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec")
+    p.add_argument("spec", nargs="+", help="one or more specs (a pre-commit hook passes several)")
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = read_spec(Path(args.spec))
+    if len(args.spec) == 1:  # one spec: its errors go through the CLI's handler as before
+        _validate(args.spec[0])
+        return EXIT_OK
+    from seedrun.cli import print_error
+
+    code = EXIT_OK
+    for path in args.spec:
+        try:
+            _validate(path)
+        except SeedrunError as exc:
+            code = max(code, print_error(exc))
+    return code
+
+
+def _validate(path: str) -> None:
+    spec = read_spec(Path(path))
     finals = sum(1 for j in spec.jobs if j.kind == "final")
     extra = f" ({finals} promoted from drafts)" if finals else ""
-    print(f"{args.spec}: valid, {len(spec.jobs)} jobs{extra}")
-    return 0
+    print(f"{path}: valid, {len(spec.jobs)} jobs{extra}")
