@@ -32,4 +32,4 @@ def _validate(path: str) -> None:
     spec = read_spec(Path(path))
     finals = sum(1 for j in spec.jobs if j.kind == "final")
     extra = f" ({finals} promoted from drafts)" if finals else ""
-    print(f"{path}: valid, {len(spec.jobs)} jobs{extra}")
+    print(f"{spec.path}: valid, {len(spec.jobs)} jobs{extra}")
