@@ -24,6 +24,7 @@ from seedrun import __version__
 from seedrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, SeedrunError, SpecError
 
 COMMANDS = (
+    "init",
     "validate",
     "plan",
     "render",
@@ -42,6 +43,7 @@ EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool killed by SIGPIPE
 
 # Completion hints for shtab, by argument dest (see commands/completion.py).
 _FILE_DESTS = frozenset({"spec", "spec_opt", "lock", "usage_from", "out", "output", "base"})
+_DIR_DESTS = frozenset({"dir"})
 _JOB_DESTS = frozenset({"select", "replace"})
 
 
@@ -98,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         for action in _all_actions(child):
             if action.dest in _FILE_DESTS:
                 action.complete = file_hint  # type: ignore[attr-defined]
+            elif action.dest in _DIR_DESTS:
+                action.complete = {"bash": "_shtab_compgen_dirs", "zsh": "_files -/"}  # type: ignore[attr-defined]
             elif action.dest in _JOB_DESTS:
                 action.complete = JOB_IDS  # type: ignore[attr-defined]
     return parser
