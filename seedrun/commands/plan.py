@@ -7,7 +7,7 @@ from typing import Any
 
 from seedrun import plan as planner
 from seedrun.commands.render import check_select
-from seedrun.cost import estimate_tokens, usage_table
+from seedrun.cost import Estimate, estimate, usage_table
 from seedrun.files import default_lock_path, read_lock, read_spec
 from seedrun.lockfile import Lock, fold
 from seedrun.markdown import plan_markdown
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     table = usage_table([lock, *(read_lock(Path(p)) for p in args.usage_from)])
     by_id = spec.by_id()
     estimates = {
-        i.id: estimate_tokens(by_id[i.id], table=table)
+        i.id: estimate(by_id[i.id], table)
         for i in items
         if i.action in planner.CREATES and i.id in by_id
     }
@@ -86,30 +86,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _estimate_json(spec: Spec, estimates: dict[str, int | None]) -> dict[str, Any]:
-    known = [t for t in estimates.values() if t is not None]
+def _estimate_json(spec: Spec, estimates: dict[str, Estimate | None]) -> dict[str, Any]:
+    known = [e for e in estimates.values() if e is not None]
     out: dict[str, Any] = {
         "jobs": len(estimates),
         "known": len(known),
-        "tokens": sum(known) if known else None,
+        "tokens": sum(e.tokens for e in known) if known else None,
     }
+    if known:
+        sources: dict[str, int] = {}
+        for e in known:
+            sources[e.source] = sources.get(e.source, 0) + 1
+        out["sources"] = dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0])))
     price = spec.settings.price_per_million_tokens
     if price is not None and known:
-        out["cost"] = round(sum(known) * price / 1e6, 4)
+        out["cost"] = round(out["tokens"] * price / 1e6, 4)
     return out
 
 
-def _estimate_line(spec: Spec, estimates: dict[str, int | None]) -> str:
+def _estimate_line(spec: Spec, estimates: dict[str, Estimate | None]) -> str:
     e = _estimate_json(spec, estimates)
     if not e["jobs"]:
         return "Estimate: nothing new to pay for"
     if not e["known"]:
-        return (
-            f"Estimate: unknown for {e['jobs']} new task(s): no usage recorded yet for "
-            "their model, resolution, ratio, duration and draft flag (see --usage-from)"
-        )
+        return f"Estimate: unknown for {e['jobs']} new task(s)"
     unknown = e["jobs"] - e["known"]
     text = f"Estimate: {e['tokens']:,} tokens for {e['known']} of {e['jobs']} new task(s)"
+    if not unknown:
+        text = f"Estimate: {e['tokens']:,} tokens for {e['jobs']} new task(s)"
+    text += " (" + ", ".join(f"{n} from the {src}" for src, n in e["sources"].items()) + ")"
     if "cost" in e:
         text += f", {e['cost']:.2f} at {spec.settings.price_per_million_tokens}/M tokens"
     if unknown:
@@ -118,7 +123,7 @@ def _estimate_line(spec: Spec, estimates: dict[str, int | None]) -> str:
 
 
 def _item_json(
-    item: planner.PlanItem, by_id: dict[str, Any], estimates: dict[str, int | None]
+    item: planner.PlanItem, by_id: dict[str, Any], estimates: dict[str, Estimate | None]
 ) -> dict[str, object]:
     out: dict[str, object] = {"id": item.id, "action": item.action, "key": item.key}
     if item.reason:
@@ -129,5 +134,7 @@ def _item_json(
     if job is not None and job.deps:
         out["after"] = list(job.deps)
     if item.id in estimates:
-        out["estimate_tokens"] = estimates[item.id]
+        found = estimates[item.id]
+        out["estimate_tokens"] = None if found is None else found.tokens
+        out["estimate_source"] = None if found is None else found.source
     return out
