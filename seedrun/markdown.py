@@ -142,6 +142,11 @@ def _diff_row(c: Change, link_base: str | None) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _chain_cell(text: str) -> str:
+    """``last frame of `job`, which was replaced`` with the job id as inline code."""
+    return re.sub(r"`([^`]*)`", lambda m: code_cell(m.group(1)), cell(text, 200))
+
+
 def _what_changed(c: Change) -> str:
     if c.change == "added":
         return "new job"
@@ -154,8 +159,10 @@ def _what_changed(c: Change) -> str:
         elif name == "key" or (c.change == "status" and name in ("status", "output")):
             continue  # the key says nothing to a reviewer; status and video have columns
         else:
-            text = describe_field(name, fc, "→").removeprefix(f"{name}: ")
-            parts.append(f"{code_cell(name)}: {cell(text, 60)}")
+            # Each side cut on its own: a long old value must not hide the new one.
+            text = describe_field(name, fc, "→", width=40).removeprefix(f"{name}: ")
+            label = code_cell(name) if fc.note is None else cell(name)
+            parts.append(f"{label}: {_chain_cell(text) if fc.note else cell(text, 100)}")
     return "; ".join(parts) or "—"
 
 

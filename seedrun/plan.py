@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from seedrun.diff import replace_reason
 from seedrun.lockfile import IN_FLIGHT, Lock, LockEntry
 from seedrun.spec import Job, glob_regex, select
 
@@ -72,21 +73,31 @@ def _plan(jobs: Iterable[Job], lock: Lock, options: Options) -> list[PlanItem]:
     items: list[PlanItem] = []
     seen: set[str] = set()
     entries = lock.jobs
+    actions: dict[str, str] = {}  # so far; jobs come dependencies first
     for job in chosen:
         seen.add(job.id)
         force = bool(forced) and any(rx.fullmatch(job.id) for rx in forced)
         entry = entries.get(job.id)
         if entry is None:
-            items.append(PlanItem(job.id, "create", job.key))
+            item = PlanItem(job.id, "create", job.key)
         else:
-            items.append(_action(job, entry, lock, options, force))
+            item = _action(job, entry, lock, options, force, actions)
+        items.append(item)
+        actions[job.id] = item.action
     if not options.select:
         for jid in sorted(entries.keys() - seen):
             items.append(PlanItem(jid, "orphan", entries[jid].key, "no longer in the spec"))
     return items
 
 
-def _action(job: Job, entry: LockEntry, lock: Lock, options: Options, force: bool) -> PlanItem:
+def _action(
+    job: Job,
+    entry: LockEntry,
+    lock: Lock,
+    options: Options,
+    force: bool,
+    upstream: Mapping[str, str],
+) -> PlanItem:
     if entry.status == "unknown" and not options.resubmit_unknown:
         # A task may exist and be paid for: never replaced without being told to,
         # not even when the request changed or --replace names it.
@@ -100,7 +111,8 @@ def _action(job: Job, entry: LockEntry, lock: Lock, options: Options, force: boo
         why = _error_text(entry.error) or "a create request was in flight when the run stopped"
         return PlanItem(job.id, "unknown", job.key, why)
     if entry.key != job.key:
-        return PlanItem(job.id, "replace", job.key, "request changed", entry.key)
+        why = replace_reason(job, entry, lock, upstream)
+        return PlanItem(job.id, "replace", job.key, why, entry.key)
     status = entry.status
     if force and status not in IN_FLIGHT:
         return PlanItem(job.id, "replace", job.key, "--replace", entry.key)
