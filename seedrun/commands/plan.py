@@ -2,17 +2,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from seedrun import plan as planner
-from seedrun.commands.render import check_select
-from seedrun.cost import Estimate, estimate, usage_table
-from seedrun.files import default_lock_path, read_lock, read_spec
-from seedrun.lockfile import Lock, fold
+from seedrun.api import load
+from seedrun.cost import Estimate
+from seedrun.errors import EXIT_OK, EXIT_PLAN_CHANGES
 from seedrun.markdown import plan_markdown
 from seedrun.spec import Spec
-from seedrun.store import journal_path, read_journal
 
 HELP = "show what apply would do for each job, and what it may cost; no network"
 
@@ -36,36 +33,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         help="also learn token usage from this lockfile (repeatable)",
     )
-
-
-def read_lock_with_journal(path: Path) -> Lock:
-    """The lockfile as a crashed or running apply left it, journal included; read only."""
-    return fold(read_lock(path), read_journal(journal_path(path)))
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help=f"exit 0 when apply has nothing to do, {EXIT_PLAN_CHANGES} when it has (for CI)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Show what apply would do for each job; ``--select`` adds the jobs selected ones need."""
-    spec_path = Path(args.spec)
-    spec = read_spec(spec_path)
-    lock_path = Path(args.lock) if args.lock else default_lock_path(spec_path)
-    lock = read_lock_with_journal(lock_path)
-    select = tuple(args.select or ())
-    check_select(spec.jobs, select)
-    options = planner.Options(replace=tuple(args.replace or ()), select=select)
-    items = planner.plan(spec.jobs, lock, options)
-    counts = planner.counts(items)
-    table = usage_table([lock, *(read_lock(Path(p)) for p in args.usage_from)])
+    campaign = load(args.spec, lock=args.lock)
+    result = campaign.plan(
+        select=tuple(args.select or ()),
+        replace=tuple(args.replace or ()),
+        usage_from=tuple(args.usage_from),
+    )
+    spec, lock_path = campaign.spec, campaign.lock_path
+    items, counts, estimates = list(result.items), dict(result.counts), dict(result.estimates)
     by_id = spec.by_id()
-    estimates = {
-        i.id: estimate(by_id[i.id], table)
-        for i in items
-        if i.action in planner.CREATES and i.id in by_id
-    }
+    code = EXIT_PLAN_CHANGES if args.detailed_exitcode and result.has_changes else EXIT_OK
     fmt = "json" if args.json else args.format
     if fmt == "markdown":
         print(plan_markdown(spec, items, counts), end="")
         print(_estimate_line(spec, estimates))
-        return 0
+        return code
     if fmt == "json":
         doc = {
             "jobs": [_item_json(i, by_id, estimates) for i in items],
@@ -73,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             "estimate": _estimate_json(spec, estimates),
         }
         print(json.dumps(doc, indent=2, ensure_ascii=False))
-        return 0
+        return code
     width = max((len(i.action) for i in items), default=6)
     for item in items:
         reason = f"  ({item.reason})" if item.reason else ""
@@ -81,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
         after = f"  after {', '.join(job.deps)}" if job is not None and job.deps else ""
         print(f"{item.action:<{width}}  {item.id}  {item.key[:12]}{after}{reason}")
     summary = ", ".join(f"{n} {a}" for a, n in counts.items()) or "nothing to do"
-    print(f"\nPlan for {spec_path} against {lock_path}: {summary}")
+    print(f"\nPlan for {args.spec} against {lock_path}: {summary}")
     print(_estimate_line(spec, estimates))
-    return 0
+    return code
 
 
 def _estimate_json(spec: Spec, estimates: dict[str, Estimate | None]) -> dict[str, Any]:

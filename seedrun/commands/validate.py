@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from seedrun.api import load
 from seedrun.errors import EXIT_OK, SeedrunError
-from seedrun.files import read_spec
 
 HELP = "check specs against the schema and lints; no network"
 
@@ -29,7 +28,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(path: str) -> None:
-    spec = read_spec(Path(path))
-    finals = sum(1 for j in spec.jobs if j.kind == "final")
-    extra = f" ({finals} promoted from drafts)" if finals else ""
-    print(f"{spec.path}: valid, {len(spec.jobs)} jobs{extra}")
+    result = load(path).validate()
+    extra = f" ({result.finals} promoted from drafts)" if result.finals else ""
+    print(f"{result.path}: valid, {result.jobs} jobs{extra}")
