@@ -13,6 +13,8 @@ from pathlib import Path
 
 import trio
 
+from seedrun import prompt
+from seedrun.api import Campaign
 from seedrun.client import SeedanceClient
 from seedrun.config import ApiConfig, resolve
 from seedrun.errors import EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK, ConfigError, SeedrunError
@@ -91,6 +93,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
     p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask before creating paid tasks (asked only on a terminal)",
+    )
+    p.add_argument(
         "--no-report",
         dest="report",
         action="store_false",
@@ -124,8 +132,26 @@ def run(args: argparse.Namespace) -> int:
         else resolve(cli_base_url=args.base_url, spec_base_url=spec.settings.base_url)
     )
     sim_seconds = _seconds_pair(args.sim_task_seconds)
+    asking = not (args.yes or args.sim) and prompt.on_terminal()
+    if asking and not _confirmed(args, Campaign(spec, path=spec_path, lock_path=lock_path), jobs):
+        print("seedrun: nothing created", file=sys.stderr)
+        return EXIT_JOBS_FAILED
     with RunLock(lock_path).held():
         return trio.run(_apply, args, spec, jobs, spec_path, lock_path, api, sim_seconds)
+
+
+def _confirmed(args: argparse.Namespace, campaign: Campaign, jobs: list) -> bool:  # type: ignore[type-arg]
+    """Ask before spending, when apply would create paid tasks (see seedrun.prompt)."""
+    result = campaign.plan(
+        select=tuple(args.select or ()),
+        replace=tuple(args.replace or ()),
+        retry_failed=args.retry_failed,
+        resubmit_unknown=args.resubmit_unknown,
+    )
+    chosen = {j.id for j in jobs}
+    if not any(i.id in chosen for i in result.creates):
+        return True  # nothing to pay for: nothing to ask
+    return prompt.confirm(prompt.summary(campaign.spec, result, chosen))
 
 
 def _seconds_pair(text: str) -> tuple[float, float]:

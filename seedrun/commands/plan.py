@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
     if fmt == "markdown":
         print(plan_markdown(spec, items, counts), end="")
-        print(_estimate_line(spec, estimates))
+        print(estimate_line(spec, estimates))
         return code
     if fmt == "json":
         doc = {
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{item.action:<{width}}  {item.id}  {item.key[:12]}{after}{reason}")
     summary = ", ".join(f"{n} {a}" for a, n in counts.items()) or "nothing to do"
     print(f"\nPlan for {args.spec} against {lock_path}: {summary}")
-    print(_estimate_line(spec, estimates))
+    print(estimate_line(spec, estimates))
     return code
 
 
@@ -95,7 +95,7 @@ def _estimate_json(spec: Spec, estimates: dict[str, Estimate | None]) -> dict[st
     return out
 
 
-def _estimate_line(spec: Spec, estimates: dict[str, Estimate | None]) -> str:
+def estimate_line(spec: Spec, estimates: dict[str, Estimate | None]) -> str:
     e = _estimate_json(spec, estimates)
     if not e["jobs"]:
         return "Estimate: nothing new to pay for"
