@@ -73,7 +73,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package-scoped: playwright's sync API keeps an asyncio loop marked as running in
+# this thread while it is open, which later tests (the Python API's, which make a
+# loop of their own) must not inherit.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     reason = _missing()
     if reason is not None:
