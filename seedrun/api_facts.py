@@ -1,6 +1,6 @@
 """Facts about the Seedance API, shared by spec validation and the simulator.
 
-Sources: ../shared/seedance-api.md, and for the task-service extras (drafts,
+Sources: docs/seedance-api.md (the API in our words), and for the task-service extras (drafts,
 flex tier, cancel, list, retention) the official Ark SDK as described in issue 8.
 """
 
