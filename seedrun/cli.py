@@ -122,7 +122,14 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser, subs = _parser()
-    args, extra = parser.parse_known_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0].startswith("--"):  # `seedrun --verison`: before any command
+        flag = words[0].split("=", 1)[0]
+        top = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
+        hint = None if flag in top else closest(flag, top)
+        if hint:
+            parser.error(f"unrecognized arguments: {flag}; did you mean {hint}?")
+    args, extra = parser.parse_known_args(words)
     if extra:
         # The top-level parser would report these with its own usage and no hint:
         # report them as the command's, with the closest flag it has.

@@ -194,3 +194,11 @@ def test_version_comes_from_the_package(capsys: pytest.CaptureFixture[str]) -> N
         cli.main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out == f"seedrun {seedrun.__version__}\n"
+
+
+def test_a_mistyped_top_level_flag_gets_the_closest_one() -> None:
+    done = _run("--verison")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "seedrun: error: unrecognized arguments: --verison; did you mean --version?"
+    )

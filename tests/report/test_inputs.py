@@ -109,3 +109,32 @@ def test_a_replaced_job_shows_the_previous_video_beside_the_new_one() -> None:
     assert [v["data-src"] for v in videos] == ["outputs/shot1.prev.mp4", "outputs/shot1.mp4"]
     html = render_report(report)
     assert "Before (replaced)" in html and "<code>task_old</code>" in html
+
+
+def test_only_web_urls_and_local_files_become_thumbnails() -> None:
+    from seedrun.report.model import _Links, _media_href
+
+    links = _Links(LOCK_DIR, LOCK_DIR / "site", None)
+    spec_dir = LOCK_DIR / "specs"
+    assert _media_href("https://cdn.example.com/a.png", links, spec_dir) == (
+        "https://cdn.example.com/a.png"
+    )
+    assert _media_href("asset://approved-1", links, spec_dir) is None
+    assert _media_href("javascript:alert(1)", links, spec_dir) is None
+    assert _media_href("data:image/png;base64,AAAA", links, spec_dir) is None
+    assert _media_href("seedrun://last-frame/x@k", links, spec_dir) is None
+    # a local file, relative to the spec, linked relative to the page
+    assert _media_href("images/my shot #1.png", links, spec_dir) == (
+        "../specs/images/my%20shot%20%231.png"
+    )
+
+
+def test_a_previous_result_with_a_script_url_is_not_linked() -> None:
+    from seedrun.report.model import _Links, _previous
+
+    links = _Links(LOCK_DIR, LOCK_DIR, None)
+    assert _previous({"video_url": "javascript:alert(1)"}, links) is None
+    assert _previous({"video_url": "https://x/v.mp4", "task_id": "t"}, links) == Previous(
+        "https://x/v.mp4", True, "t"
+    )
+    assert _previous(None, links) is None
