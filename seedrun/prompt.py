@@ -20,7 +20,11 @@ SHOWN = 10  # jobs listed by name; the rest are counted
 
 
 def on_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
+    """Someone can answer: standard input and error are both a terminal."""
+    try:
+        return bool(sys.stdin and sys.stdin.isatty() and sys.stderr and sys.stderr.isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def summary(spec: Spec, plan: PlanResult, only: Collection[str] | None = None) -> list[str]:

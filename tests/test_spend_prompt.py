@@ -154,3 +154,30 @@ def test_sim_runs_are_free_and_not_asked(folder: Path) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert index == 1 and child.exitstatus == 0
+
+
+def test_summary_lists_ten_jobs_then_counts_the_rest(tmp_path: Path) -> None:
+    import io
+
+    import seedrun
+    from seedrun.prompt import confirm, summary
+
+    spec = tmp_path / "many.yaml"
+    values = ", ".join(str(i) for i in range(12))
+    head = "version: 1\njobs:\n  - name: a\n    prompt: p {{ n }}\n"
+    spec.write_text(head + f"    matrix: {{n: [{values}]}}\n", encoding="utf-8")
+    campaign = seedrun.load(spec)
+    lines = summary(campaign.spec, campaign.plan())
+    assert lines[0] == "apply will create 12 paid tasks: 12 create"
+    assert lines[1] == "Estimate: 1,235,520 tokens for 12 new task(s) (12 from the formula)"
+    assert lines[2:4] == ["  create  a[n=0]", "  create  a[n=1]"]
+    assert lines[-1] == "  … and 2 more (seedrun plan lists them all)"
+    assert len(lines) == 2 + 10 + 1
+
+    for answer, expected in (("y", True), ("YES\n", True), ("", False), ("no", False)):
+        assert confirm(["x"], ask=lambda _, a=answer: a, out=io.StringIO()) is expected
+
+    def eof(_: str) -> str:
+        raise EOFError
+
+    assert confirm(["x"], ask=eof, out=io.StringIO()) is False

@@ -8,7 +8,7 @@ import math
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import trio
@@ -26,7 +26,7 @@ from seedrun.report import default_report_path, write_report
 from seedrun.runner import Outcome, Reporter, Runner, RunOptions
 from seedrun.shard import in_shard, parse_shard
 from seedrun.sim import SimConfig, running_sim
-from seedrun.spec import Spec, select
+from seedrun.spec import Job, Spec, select
 from seedrun.store import Journal, RunLock, journal_path, recover, write_lock
 
 
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         return trio.run(_apply, args, spec, jobs, spec_path, lock_path, api, sim_seconds)
 
 
-def _confirmed(args: argparse.Namespace, campaign: Campaign, jobs: list) -> bool:  # type: ignore[type-arg]
+def _confirmed(args: argparse.Namespace, campaign: Campaign, jobs: Sequence[Job]) -> bool:
     """Ask before spending, when apply would create paid tasks (see seedrun.prompt)."""
     result = campaign.plan(
         select=tuple(args.select or ()),
