@@ -141,6 +141,9 @@ def build(
     """
     links = _Links(lock_dir, report_dir, available)
     media_dir = spec_dir if spec_dir is not None else lock_dir
+    # Local images (issue 14) stand in bodies as seedrun://file/<sha256><ext>; the
+    # spec maps each stand-in to the file (`written` as in the spec, `path` on disk).
+    local_files: Mapping[str, Any] = getattr(spec, "files", None) or {}
     jobs = spec.by_id()
     finals = {j.id for j in spec.jobs if j.kind == "final"}
     groups: dict[str, list[Card]] = {}
@@ -156,7 +159,7 @@ def build(
             params=tuple((k, show(v)) for k, v in job.params.items() if not _empty(v)),
             main=_panel(job, lock.jobs.get(job.id), links),
             final=_panel(final_job, lock.jobs.get(final_job.id), links) if final_job else None,
-            inputs=_inputs(job, lock, links, media_dir),
+            inputs=_inputs(job, lock, links, media_dir, local_files),
         )
         groups.setdefault(job.name, []).append(card)
     orphans = [
@@ -287,7 +290,13 @@ def _previous(prev: Any, links: _Links) -> Previous | None:
 _MEDIA_FIELDS = {"image_url": "image", "video_url": "video", "audio_url": "audio"}
 
 
-def _inputs(job: Job, lock: Lock, links: _Links, media_dir: PurePath) -> tuple[Input, ...]:
+def _inputs(
+    job: Job,
+    lock: Lock,
+    links: _Links,
+    media_dir: PurePath,
+    local_files: Mapping[str, Any],
+) -> tuple[Input, ...]:
     """The media a job sends, in body order: official ``content``, unified
     ``images`` or ``metadata.content``. A chained frame names its source job."""
     body = job.body
@@ -308,7 +317,12 @@ def _inputs(job: Job, lock: Lock, links: _Links, media_dir: PurePath) -> tuple[I
         if not isinstance(url, str):
             continue
         source = frames.get(url)
-        if source is not None:
+        local = local_files.get(url)
+        if local is not None:
+            written = str(getattr(local, "written", "") or url)
+            where = str(getattr(local, "path", "") or written)
+            out.append(Input(kind, role, written, href(media_dir, links.report_dir, where)))
+        elif source is not None:
             entry = lock.jobs.get(source)
             frame = None if entry is None else links.file(entry.last_frame)
             thumb = frame or (None if entry is None else _remote(entry.last_frame_url))

@@ -138,3 +138,26 @@ def test_a_previous_result_with_a_script_url_is_not_linked() -> None:
         "https://x/v.mp4", True, "t"
     )
     assert _previous(None, links) is None
+
+
+def test_a_local_image_shows_as_the_file_the_spec_named() -> None:
+    """A local image stands in the body as seedrun://file/<sha256>; the spec maps it."""
+    from dataclasses import dataclass, replace
+
+    @dataclass(frozen=True)
+    class LocalFile:  # the shape of seedrun.localrefs.LocalFile
+        written: str
+        path: str
+
+    spec = load_spec(SPEC, "jobs.yaml")
+    job = spec.job("unified")
+    ref = "seedrun://file/" + "ab" * 32 + ".png"
+    body = {**job.body, "images": [ref]}
+    spec = replace(spec, jobs=(replace(job, body=body),))
+    object.__setattr__(
+        spec, "files", {ref: LocalFile("shots/hero one.png", "/work/campaign/shots/hero one.png")}
+    )
+    report = build(spec, Lock(), lock_dir=LOCK_DIR, report_dir=LOCK_DIR / "site")
+    assert report.groups[0].cards[0].inputs == (
+        Input("image", None, "shots/hero one.png", "../shots/hero%20one.png"),
+    )
