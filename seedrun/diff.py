@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedrun.lockfile import FileRef, Lock, LockEntry
-from seedrun.requests import BodyPath, Slot
+from seedrun.requests import BodyPath, Slot, content_key, last_frame_placeholder
 
 CHANGES = ("added", "removed", "replaced", "status", "output")
 PROMPT = "prompt"
@@ -238,8 +238,23 @@ def _role_label(name: str, fields: Mapping[str, Any]) -> str:
     return "image" if item != name or name.startswith("images[") else name
 
 
+_NAME_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def _path_of(name: str) -> BodyPath:
+    """``content[1].image_url.url`` -> ``("content", 1, "image_url", "url")``."""
+    return tuple(int(i) if i else k for i, k in _NAME_PART.findall(name))
+
+
 class _Sources:
-    """Which job a frame URL or a draft's task id in a recorded request stands for."""
+    """Which job a frame URL or a draft's task id in a recorded request stands for.
+
+    First by the URL a source recorded as its last frame. A URL fetched afresh
+    for a source finished in an earlier run was never recorded: then by the key,
+    which hashes the request with the stand-in of its source
+    (``seedrun://last-frame/<id>@<key>``), so the one source that gives the
+    entry's own key is the one.
+    """
 
     def __init__(self, old: Lock, new: Lock, changed: Mapping[str, str]) -> None:
         self.frames: dict[str, str] = {}
@@ -250,40 +265,84 @@ class _Sources:
                     self.frames[e.last_frame_url] = jid
                 if e.task_id:
                     self.tasks[e.task_id] = jid
+        self.locks = (old, new)
         self.changed = changed
 
-    def _source(self, name: str, value: Any) -> str | None:
+    def _source(self, name: str, value: Any, entry: LockEntry, lock: Lock) -> str | None:
         if not isinstance(value, str):
             return None
         if name.endswith(".draft_task.id"):
             return self.tasks.get(value)
-        return self.frames.get(value)
+        return self.frames.get(value) or _source_by_key(entry, _path_of(name), lock)
 
     def describe(self, change: Change) -> Change:
         assert change.old is not None and change.new is not None
         if change.old.request is None or change.new.request is None:
             return change
         flat = request_fields(change.new.request, change.new.api)
+        old_lock, new_lock = self.locks
         fields: dict[str, FieldChange] = {}
         for name, fc in change.fields.items():
-            a, b = self._source(name, fc.old), self._source(name, fc.new)
+            a = self._source(name, fc.old, change.old, old_lock)
+            b = self._source(name, fc.new, change.new, new_lock)
             if a is None and b is None:
                 fields[name] = fc
                 continue
+            chained = self._chain_field(a, b)
+            if chained is None:
+                continue  # a fresh URL of an unchanged source's frame: nothing to review
             label = "draft" if name.endswith(".draft_task.id") else _role_label(name, flat)
             if label in fields:
                 label = f"{label} ({name})"
-            fields[label] = self._chain_field(a, b, fc)
+            fields[label] = chained
         return Change(change.id, change.change, fields, change.old, change.new)
 
-    def _chain_field(self, a: str | None, b: str | None, fc: FieldChange) -> FieldChange:
+    def _chain_field(self, a: str | None, b: str | None) -> FieldChange | None:
         # An unknown URL may be a temporary one: it is never shown.
         old = f"last frame of `{a}`" if a else "(another image)"
         new = f"last frame of `{b}`" if b else "(another image)"
         if a == b and b is not None:
-            note = _PAST.get(self.changed.get(b, ""), "a fresh URL of the same frame")
-            return FieldChange(old, new, note=note)
+            note = _PAST.get(self.changed.get(b, ""))
+            return None if note is None else FieldChange(old, new, note=note)
         return FieldChange(old, new)
+
+
+def _source_by_key(entry: LockEntry, path: BodyPath, lock: Lock) -> str | None:
+    """The job whose last-frame stand-in at ``path`` gives ``entry`` its own key."""
+    if entry.request is None or not path or path[-1] != "url":
+        return None
+    body: Any = json.loads(json.dumps(entry.request))
+    # Moderated assets stand in the key by their source URL, not the asset:// sent.
+    sources = {a.asset_url: url for url, a in lock.assets.items() if a.asset_url}
+    if sources:
+        body = _unmoderate(body, sources)
+    try:
+        target = body
+        for part in path[:-1]:
+            target = target[part]
+    except (KeyError, IndexError, TypeError):
+        return None
+    for jid, candidate in lock.jobs.items():
+        req = candidate.request or {}
+        makes_frame = req.get("return_last_frame") or (req.get("metadata") or {}).get(
+            "return_last_frame"
+        )
+        if not makes_frame:
+            continue
+        target[path[-1]] = last_frame_placeholder(jid, candidate.key)
+        if content_key(body) == entry.key:
+            return jid
+    return None
+
+
+def _unmoderate(value: Any, sources: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return sources.get(value, value)
+    if isinstance(value, list):
+        return [_unmoderate(v, sources) for v in value]
+    if isinstance(value, dict):
+        return {k: _unmoderate(v, sources) for k, v in value.items()}
+    return value
 
 
 def replace_reason(job: Any, entry: LockEntry, lock: Lock, upstream: Mapping[str, str]) -> str:

@@ -105,6 +105,43 @@ def test_plan_names_own_changes_and_the_chain_together(runs: tuple[Lock, Lock, P
     )
 
 
+def _recorded(spec_text: str, frame_url: str) -> Lock:
+    """The lock a run of ``spec_text`` leaves, the dependents sent ``frame_url``."""
+    from seedrun.requests import fill_slots
+
+    spec = load_spec(spec_text, "story.yaml")
+    jobs = {}
+    for job in spec.jobs:
+        body = fill_slots(job.body, job.slots, lambda _slot: frame_url)
+        jobs[job.id] = LockEntry(job.key, "succeeded", request=body, task_id=f"t-{job.key[:8]}")
+    return Lock(jobs=jobs)
+
+
+def test_a_frame_fetched_afresh_is_placed_by_the_key() -> None:
+    """A source finished in an earlier run gives its dependents a freshly fetched frame
+    URL that no entry recorded: the source is found by the dependent's own key."""
+    flicker = STORY.replace("the lamp turns on", "the lamp flickers")
+    old = _recorded(STORY, "https://files.example.com/frames/old.png?sig=1")
+    new = _recorded(flicker, "https://files.example.com/frames/new.png?sig=2")
+    result = diff_locks(old, new)
+    change = next(c for c in result.changes if c.id == "next[look=warm]")
+    # The source did not change: its refreshed URL is not a change to review.
+    assert set(change.fields) == {"key", "prompt"}
+    assert "files.example.com" not in render_text(result)
+
+    regraded = _recorded(
+        flicker.replace("{{ look }} grade", "{{ look }} colour grade"),
+        "https://files.example.com/frames/newer.png?sig=3",
+    )
+    change = next(c for c in diff_locks(old, regraded).changes if c.id == "next[look=warm]")
+    assert change.fields["first frame"].to_json() == {
+        "old": "last frame of `opener[look=warm]`",
+        "new": "last frame of `opener[look=warm]`",
+        "note": "which was replaced",
+    }
+    assert "files.example.com" not in render_text(diff_locks(old, regraded))
+
+
 def test_cli_plan_json_carries_the_reason(runs: tuple[Lock, Lock, Path]) -> None:
     _, _, folder = runs
     (folder / "edit.yaml").write_text(STORY.replace("dusk", "dawn"), encoding="utf-8")
@@ -118,7 +155,7 @@ def test_cli_plan_json_carries_the_reason(runs: tuple[Lock, Lock, Path]) -> None
     )
 
 
-def test_a_refreshed_frame_of_an_unchanged_source_is_said_so() -> None:
+def test_a_refreshed_frame_of_an_unchanged_source_is_not_a_change() -> None:
     old = Lock(
         jobs={
             "a": LockEntry("ka", "succeeded", task_id="t1", last_frame_url="https://x/f1.png"),
@@ -140,7 +177,7 @@ def test_a_refreshed_frame_of_an_unchanged_source_is_said_so() -> None:
     content[1] = {**content[1], "image_url": {"url": "https://x/f2.png"}}
     new = Lock(jobs={"a": a2, "b": b.with_(key="kb2", request={"content": content})})
     change = diff_locks(old, new).changes[-1]
-    assert change.fields["first frame"].note == "a fresh URL of the same frame"
+    assert change.id == "b" and set(change.fields) == {"key"}  # the URL is not shown
 
 
 def test_markdown_what_changed_shows_old_and_new_values() -> None:
