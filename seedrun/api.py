@@ -108,7 +108,7 @@ class PlanResult:
 
         if self.spec is None:
             return ", ".join(f"{n} {a}" for a, n in self.counts.items())
-        return plan_markdown(self.spec, self.items, self.counts)
+        return plan_markdown(self.spec, self.items, self.counts, estimates=self.estimates)
 
 
 @dataclass(frozen=True)

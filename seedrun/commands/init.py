@@ -62,6 +62,7 @@ GITIGNORE = """\
 # seedrun: videos and run files stay out of git; the lockfile (jobs.lock) goes in.
 outputs/
 report.html
+*.report.html
 *.lock.journal
 *.lock.lck
 """

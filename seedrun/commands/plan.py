@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     code = EXIT_PLAN_CHANGES if args.detailed_exitcode and result.has_changes else EXIT_OK
     fmt = "json" if args.json else args.format
     if fmt == "markdown":
-        print(plan_markdown(spec, items, counts), end="")
+        print(plan_markdown(spec, items, counts, estimates=estimates), end="")
         print(estimate_line(spec, estimates))
         return code
     if fmt == "json":
