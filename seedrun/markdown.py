@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
+from seedrun.cost import Estimate
 from seedrun.diff import (
     PROMPT,
     Change,
@@ -21,7 +22,6 @@ from seedrun.diff import (
     summary_line,
     word_segments,
 )
-from seedrun.cost import Estimate
 from seedrun.plan import CREATES, PlanItem
 from seedrun.spec import Spec
 
