@@ -229,12 +229,22 @@ class Campaign:
         report.journal_events = len(events)
         return report
 
-    def diff(self, old: str | Path | Lock, new: str | Path | Lock | None = None) -> LockDiff:
-        """What changed from ``old`` to ``new`` (default: this campaign's lockfile).
+    def diff(
+        self, old: str | Path | Lock | None = None, new: str | Path | Lock | None = None
+    ) -> LockDiff:
+        """What changed from ``old`` to ``new``, as ``seedrun diff`` shows it.
 
-        Each side is a ``Lock``, a path, or ``REV:path`` read from git.
+        Each side is a ``Lock``, a path, or ``REV:path`` read from git. ``old``
+        defaults to the lockfile as last committed (``HEAD``), ``new`` to the
+        lockfile in the working copy.
         """
-        return diff_locks(_lock_of(old), self.lock() if new is None else _lock_of(new))
+        if old is None:
+            from seedrun.gitfiles import read_lock_at_head
+
+            before, _label = read_lock_at_head(self.lock_path)
+        else:
+            before = _lock_of(old)
+        return diff_locks(before, self.lock() if new is None else _lock_of(new))
 
     def apply(self, **options: Any) -> ApplyResult:
         """Run the campaign (see ``apply_async`` for the options), waiting for the end.

@@ -191,3 +191,22 @@ def test_plan_detailed_exitcode(spec: Path, capsys: pytest.CaptureFixture[str]) 
     bad = spec.with_name("bad.yaml")
     bad.write_text("version: 1\njobs: []\n", encoding="utf-8")
     assert main(["plan", str(bad), "--detailed-exitcode"]) == 2  # errors keep their code
+
+
+def test_diff_defaults_to_the_last_commit(spec: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=spec.parent, check=True, capture_output=True)
+
+    campaign = seedrun.load(spec)
+    lock = spec.with_suffix(".lock")
+    lock.write_text(dumps(Lock(jobs={"gone": LockEntry("a" * 64, "succeeded")})), "utf-8")
+    git("init", "-q")
+    git("add", "jobs.lock")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "lock")
+    lock.write_text(dumps(Lock(jobs={"new": LockEntry("b" * 64, "queued")})), "utf-8")
+    assert [(c.id, c.change) for c in campaign.diff().changes] == [
+        ("gone", "removed"),
+        ("new", "added"),
+    ]
