@@ -22,6 +22,7 @@ demo: $(VENV)/.installed
 	$(BIN)/seedrun apply examples/quickstart.yaml --sim
 	$(BIN)/seedrun plan examples/quickstart.yaml
 	@echo "report: examples/quickstart.report.html (open it in a browser)"
+	@echo "seedrun is installed in $(BIN): run '. $(BIN)/activate' to put it on your PATH"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check seedrun tests bench

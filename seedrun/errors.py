@@ -13,6 +13,7 @@ from dataclasses import dataclass
 EXIT_OK = 0
 EXIT_JOBS_FAILED = 1
 EXIT_USAGE = 2
+EXIT_PLAN_CHANGES = 3  # plan --detailed-exitcode: apply has work to do (as terraform's 2)
 EXIT_INTERRUPTED = 130
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from seedrun import limits
@@ -44,13 +45,31 @@ def read_text(path: Path, what: str) -> str:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
 
 
+STDIN = "-"  # a spec argument that means: read the spec from standard input
+STDIN_NAME = "<stdin>"
+
+
 def read_spec(path: Path) -> Spec:
     # The local files it names are read, checked and hashed here, in the shell.
+    if str(path) == STDIN:  # local files are then relative to the working folder
+        return load_spec(read_stdin(), STDIN_NAME, DiskFiles(Path(STDIN_NAME)))
     return load_spec(read_text(path, "spec"), str(path), DiskFiles(path))
 
 
+def read_stdin() -> str:
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{STDIN_NAME}: spec is not UTF-8 text (byte {exc.start})") from None
+    except (AttributeError, OSError, ValueError):  # no standard input at all
+        raise ConfigError(f"{STDIN_NAME}: cannot read the spec from standard input") from None
+
+
 def default_lock_path(spec_path: Path) -> Path:
-    """``jobs.yaml`` -> ``jobs.lock`` beside it."""
+    """``jobs.yaml`` -> ``jobs.lock`` beside it. A spec read from stdin has no
+    place of its own, so its lockfile must be named."""
+    if str(spec_path) == STDIN:
+        raise ConfigError("a spec read from stdin (-) has no lockfile beside it: give --lock PATH")
     if spec_path.suffix in (".yaml", ".yml"):
         return spec_path.with_suffix(".lock")
     return spec_path.with_name(spec_path.name + ".lock")

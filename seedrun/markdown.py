@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
+from seedrun.cost import Estimate
 from seedrun.diff import (
     PROMPT,
     Change,
@@ -145,6 +146,11 @@ def _diff_row(c: Change, link_base: str | None) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _chain_cell(text: str) -> str:
+    """``last frame of `job`, which was replaced`` with the job id as inline code."""
+    return re.sub(r"`([^`]*)`", lambda m: code_cell(m.group(1)), cell(text, 200))
+
+
 def _what_changed(c: Change) -> str:
     if c.change == "added":
         return "new job"
@@ -157,8 +163,10 @@ def _what_changed(c: Change) -> str:
         elif name == "key" or (c.change == "status" and name in ("status", "output")):
             continue  # the key says nothing to a reviewer; status and video have columns
         else:
-            text = describe_field(name, fc, "→").removeprefix(f"{name}: ")
-            parts.append(f"{code_cell(name)}: {cell(text, 60)}")
+            # Each side cut on its own: a long old value must not hide the new one.
+            text = describe_field(name, fc, "→", width=40).removeprefix(f"{name}: ")
+            label = code_cell(name) if fc.note is None else cell(name)
+            parts.append(f"{label}: {_chain_cell(text) if fc.note else cell(text, 100)}")
     return "; ".join(parts) or "—"
 
 
@@ -171,8 +179,12 @@ def plan_markdown(
     counts: Mapping[str, int],
     *,
     max_rows: int = MAX_ROWS,
+    estimates: Mapping[str, Estimate | None] | None = None,
 ) -> str:
-    """A PR comment for ``seedrun plan``: what apply would do, quiet jobs folded away."""
+    """A PR comment for ``seedrun plan``: what apply would do, quiet jobs folded away.
+
+    With ``estimates``, a column gives each new task's tokens and their source.
+    """
     items = list(items)
     jobs = spec.by_id()
     total = sum(1 for i in items if i.action != "orphan")
@@ -186,17 +198,37 @@ def plan_markdown(
     ]
     loud = [i for i in items if i.action not in QUIET_ACTIONS]
     if loud:
-        out += ["", "| Action | Job | Why | Prompt |", "| --- | --- | --- | --- |"]
+        if estimates is None:
+            out += ["", "| Action | Job | Why | Prompt |", "| --- | --- | --- | --- |"]
+        else:
+            out += [
+                "",
+                "| Action | Job | Why | Tokens | Prompt |",
+                "| --- | --- | --- | --- | --- |",
+            ]
         for item in loud[:max_rows]:
             job = jobs.get(item.id)
             prompt = cell(job.prompt) if job is not None else ""
-            out.append(f"| {item.action} | {code_cell(item.id)} | {cell(item.reason)} | {prompt} |")
+            tokens = ""
+            if estimates is not None:
+                found = estimates.get(item.id)
+                shown = f"{found.tokens:,} ({found.source})" if found is not None else ""
+                tokens = f" {shown} |"
+            out.append(
+                f"| {item.action} | {code_cell(item.id)} | {_reason_cell(item.reason)} |"
+                f"{tokens} {prompt} |"
+            )
         if len(loud) > max_rows:
             out.append(f"\n… and {len(loud) - max_rows} more (see `seedrun plan`)")
     quiet = [i for i in items if i.action in QUIET_ACTIONS]
     if quiet:
         out += ["", f"<details><summary>{len(quiet)} unchanged</summary>", ""]
-        shown = ", ".join(code(i.id) for i in quiet[:max_rows])
+        shown_ids = ", ".join(code(i.id) for i in quiet[:max_rows])
         more = f" … and {len(quiet) - max_rows} more" if len(quiet) > max_rows else ""
-        out += [shown + more, "", "</details>"]
+        out += [shown_ids + more, "", "</details>"]
     return "\n".join(out) + "\n"
+
+
+def _reason_cell(reason: str) -> str:
+    """A plan reason: job ids in it (`` `shot1` ``) stay inline code in the cell."""
+    return _chain_cell(reason) if "`" in reason else cell(reason)

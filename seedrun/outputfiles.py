@@ -17,6 +17,7 @@ from pathlib import Path
 
 from seedrun.errors import ConfigError, SeedrunError
 from seedrun.files import read_lock
+from seedrun.localfiles import repo_root
 from seedrun.lockfile import Lock
 
 HASH_CHUNK = 1 << 20
@@ -32,9 +33,7 @@ def default_outputs_dir(spec_path: Path) -> Path:
     return spec_path.parent / "outputs" / stem
 
 
-def outputs_dir(
-    spec_dir: str | None, spec_path: Path, lock_path: Path, *, allow_outside: bool = False
-) -> Path:
+def outputs_dir(spec_dir: str | None, spec_path: Path, *, allow_outside: bool = False) -> Path:
     """Where the spec's videos go. A spec comes from pull requests, so its
     ``outputs.dir`` must stay inside the spec's repository (its git top, else
     its folder) unless the person running apply says otherwise."""
@@ -44,22 +43,13 @@ def outputs_dir(
     target = spec_path.parent / spec_dir
     if allow_outside:
         return target
-    root = repository_root(spec_path.parent)
+    root = repo_root(spec_path.parent)
     if Path(spec_dir).is_absolute() or not target.resolve().is_relative_to(root):
         raise ConfigError(
             f"{spec_path}: outputs.dir {spec_dir!r} leads out of the spec's repository "
             f"({root}); use a relative folder inside it, or pass --allow-outputs-outside"
         )
     return target
-
-
-def repository_root(folder: Path) -> Path:
-    """The git work tree holding ``folder`` (found by its ``.git``), else ``folder``."""
-    start = folder.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
 
 
 def default_report_path(lock_path: Path) -> Path:

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from seedrun.diff import replace_reason
 from seedrun.localrefs import image_change, is_file_ref, refs_in
 from seedrun.lockfile import IN_FLIGHT, Lock, LockEntry
 from seedrun.spec import Job, glob_regex, select
@@ -85,14 +86,17 @@ def _plan(
     items: list[PlanItem] = []
     seen: set[str] = set()
     entries = lock.jobs
+    actions: dict[str, str] = {}  # so far; jobs come dependencies first
     for job in chosen:
         seen.add(job.id)
         force = bool(forced) and any(rx.fullmatch(job.id) for rx in forced)
         entry = entries.get(job.id)
         if entry is None:
-            items.append(PlanItem(job.id, "create", job.key))
+            item = PlanItem(job.id, "create", job.key)
         else:
-            items.append(_action(job, entry, lock, options, force, missing))
+            item = _action(job, entry, lock, options, force, actions, missing)
+        items.append(item)
+        actions[job.id] = item.action
     if not options.select:
         for jid in sorted(entries.keys() - seen):
             items.append(PlanItem(jid, "orphan", entries[jid].key, "no longer in the spec"))
@@ -105,6 +109,7 @@ def _action(
     lock: Lock,
     options: Options,
     force: bool,
+    upstream: Mapping[str, str],
     missing: Mapping[str, str],
 ) -> PlanItem:
     if entry.status == "unknown" and not options.resubmit_unknown:
@@ -122,9 +127,11 @@ def _action(
         why = _error_text(entry.error) or "a create request was in flight when the run stopped"
         return PlanItem(job.id, "unknown", job.key, why)
     if entry.key != job.key:
-        return PlanItem(
-            job.id, "replace", job.key, _why_changed(job, entry, lock, options), entry.key
+        # A changed local image says which; otherwise what a reviewer reads.
+        why = _image_change(job, entry, lock, options) or replace_reason(
+            job, entry, lock, upstream
         )
+        return PlanItem(job.id, "replace", job.key, why, entry.key)
     status = entry.status
     if force and status not in IN_FLIGHT:
         return PlanItem(job.id, "replace", job.key, "--replace", entry.key)
@@ -153,13 +160,13 @@ def _action(
     return PlanItem(job.id, "create", job.key, "was blocked")
 
 
-def _why_changed(job: Job, entry: LockEntry, lock: Lock, options: Options) -> str:
+def _image_change(job: Job, entry: LockEntry, lock: Lock, options: Options) -> str | None:
     new = {s.ref for s in job.slots if is_file_ref(s.ref)}
     if not new or entry.request is None:
-        return "request changed"
+        return None
     approved = {a.asset_url: ref for ref, a in lock.assets.items() if a.asset_url}
     old = refs_in(entry.request, approved)
-    return image_change(old, new, dict(options.file_names)) or "request changed"
+    return image_change(old, new, dict(options.file_names)) or None
 
 
 def _error_text(error: Mapping[str, str] | None) -> str:

@@ -11,7 +11,7 @@ from seedrun.outputfiles import outputs_dir
 from seedrun.spec import Spec
 
 
-def check(spec: Spec, spec_path: Path, lock_path: Path, *, allow_outside: bool = False) -> Path:
+def check(spec: Spec, spec_path: Path, *, allow_outside: bool = False) -> Path:
     """Raise ``ConfigError`` for what apply would refuse; return the outputs folder."""
     check_spec_base_url(spec.settings.base_url)
-    return outputs_dir(spec.outputs_dir, spec_path, lock_path, allow_outside=allow_outside)
+    return outputs_dir(spec.outputs_dir, spec_path, allow_outside=allow_outside)

@@ -172,3 +172,26 @@ def test_every_documented_command_is_checked() -> None:
 def test_actionlint() -> None:
     done = subprocess.run(["actionlint", str(WORKFLOW)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_install_is_pinned_to_this_release_tag() -> None:
+    """The package is not on PyPI: the workflow installs a git tag of this version,
+    from the repository named in pyproject.toml, and the changelog has that release."""
+    import tomllib
+
+    import seedrun
+
+    root = WORKFLOW.parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    source = project["urls"]["Source"]
+    assert load()["env"]["SEEDRUN_PACKAGE"] == f"seedrun @ git+{source}@v{seedrun.__version__}"
+    assert f"## [{seedrun.__version__}]" in (root / "CHANGELOG.md").read_text(encoding="utf-8")
+    for job in ("plan", "apply", "merge"):
+        assert 'python -m pip install "$SEEDRUN_PACKAGE"' in runs(job)
+
+
+def test_seedrun_init_writes_this_very_workflow() -> None:
+    from importlib import resources
+
+    shipped = resources.files("seedrun").joinpath("templates/github-workflow.yml").read_text()
+    assert shipped == WORKFLOW.read_text(encoding="utf-8")

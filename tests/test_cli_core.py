@@ -119,8 +119,8 @@ def test_plan_text(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
         f"create  next  {k['next'][:12]}  after shot[look=dark]\n"
         "\n"
         "Plan for spec.yaml against spec.lock: 3 create\n"
-        "Estimate: unknown for 3 new task(s): no usage recorded yet for their model, "
-        "resolution, ratio, duration and draft flag (see --usage-from)\n"
+        # no usage recorded yet: 720p 16:9 by default, 1248 x 704 x 24 fps x 5 s / 1024 each
+        "Estimate: 308,880 tokens for 3 new task(s) (3 from the formula)\n"
     )
 
 
@@ -151,19 +151,21 @@ def test_plan_json_against_the_default_lock(here: Path, capsys: pytest.CaptureFi
                 "key": k["shot[look=light]"],
                 "reason": "request changed",
                 "old_key": "f" * 64,
-                "estimate_tokens": None,
+                "estimate_tokens": 102_960,
+                "estimate_source": "formula",
             },
             {
                 "id": "next",
                 "action": "create",
                 "key": k["next"],
                 "after": ["shot[look=dark]"],
-                "estimate_tokens": None,
+                "estimate_tokens": 102_960,
+                "estimate_source": "formula",
             },
             {"id": "old", "action": "orphan", "key": "e" * 64, "reason": "no longer in the spec"},
         ],
         "counts": {"create": 1, "replace": 1, "download": 1, "orphan": 1},
-        "estimate": {"jobs": 2, "known": 0, "tokens": None},
+        "estimate": {"jobs": 2, "known": 2, "tokens": 205_920, "sources": {"formula": 2}},
     }
 
 

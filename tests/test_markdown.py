@@ -96,3 +96,22 @@ def test_helpers() -> None:
     assert code_cell("a|b") == "`a\\|b`"
     assert fenced(["```", "x"], "diff") == ["````diff", "```", "x", "````"]
     assert fenced(["x"]) == ["```", "x", "```"]
+
+
+def test_plan_markdown_gives_each_new_task_its_estimate_and_source() -> None:
+    from seedrun.cost import Estimate
+
+    spec = load_spec(SPEC, "jobs.yaml")
+    items = [i for i in planner.plan(spec.jobs, Lock()) if i.id in ("city", "spin[backdrop=moss]")]
+    estimates = {
+        "city": Estimate(102_960, "formula"),
+        "spin[backdrop=moss]": Estimate(98_000, "history of 3 tasks"),
+    }
+    md = plan_markdown(spec, items, planner.counts(items), estimates=estimates)
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    assert rows[0] == "| Action | Job | Why | Tokens | Prompt |"
+    assert rows[2] == (
+        "| create | `spin[backdrop=moss]` |  | 98,000 (history of 3 tasks) "
+        "| The bottle \\| turns on moss. |"
+    )
+    assert rows[3].startswith("| create | `city` |  | 102,960 (formula) | A cinematic")

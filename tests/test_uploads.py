@@ -59,7 +59,7 @@ async def apply_files(
             list(spec.jobs),
             lock,
             lock_dir=lock_path.parent.resolve(),
-            outputs_dir=outputs_dir(spec.outputs_dir, spec_path, lock_path),
+            outputs_dir=outputs_dir(spec.outputs_dir, spec_path),
             client=client,
             journal=journal,
             options=RunOptions(**{"poll_floor": POLL_FLOOR, **options}),

@@ -9,12 +9,13 @@ import shlex
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import trio
 
-from seedrun import preflight
+from seedrun import preflight, prompt
+from seedrun.api import Campaign
 from seedrun.bucket_outputs import bucket_outputs_for
 from seedrun.client import MAX_DOWNLOAD_BYTES, SeedanceClient
 from seedrun.config import ApiConfig, resolve
@@ -41,7 +42,7 @@ from seedrun.runner import Outcome, Reporter, Runner, RunOptions
 from seedrun.safetext import clean
 from seedrun.shard import in_shard, parse_shard
 from seedrun.sim import SimConfig, running_sim
-from seedrun.spec import Spec, select
+from seedrun.spec import Job, Spec, select
 from seedrun.store import Journal, RunLock, journal_path, recover, write_lock
 from seedrun.uploads import uploader_for
 
@@ -125,6 +126,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
     p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask before creating paid tasks (asked only on a terminal)",
+    )
+    p.add_argument(
         "--no-report",
         dest="report",
         action="store_false",
@@ -160,11 +167,27 @@ def run(args: argparse.Namespace) -> int:
     sim_seconds = _seconds_pair(args.sim_task_seconds)
     if args.sim_disk_space is not None and not args.sim:
         raise ConfigError("--sim-disk-space rehearses a full disk, with --sim only")
-    outputs = preflight.check(
-        spec, spec_path, lock_path, allow_outside=args.allow_outputs_outside
-    )
+    outputs = preflight.check(spec, spec_path, allow_outside=args.allow_outputs_outside)
+    asking = not (args.yes or args.sim) and prompt.on_terminal()
+    if asking and not _confirmed(args, Campaign(spec, path=spec_path, lock_path=lock_path), jobs):
+        print("seedrun: nothing created", file=sys.stderr)
+        return EXIT_JOBS_FAILED
     with RunLock(lock_path).held():
         return trio.run(_apply, args, spec, jobs, spec_path, lock_path, outputs, api, sim_seconds)
+
+
+def _confirmed(args: argparse.Namespace, campaign: Campaign, jobs: Sequence[Job]) -> bool:
+    """Ask before spending, when apply would create paid tasks (see seedrun.prompt)."""
+    result = campaign.plan(
+        select=tuple(args.select or ()),
+        replace=tuple(args.replace or ()),
+        retry_failed=args.retry_failed,
+        resubmit_unknown=args.resubmit_unknown,
+    )
+    chosen = {j.id for j in jobs}
+    if not any(i.id in chosen for i in result.creates):
+        return True  # nothing to pay for: nothing to ask
+    return prompt.confirm(prompt.summary(campaign.spec, result, chosen))
 
 
 def _seconds_pair(text: str) -> tuple[float, float]:

@@ -2,19 +2,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from seedrun import plan as planner
-from seedrun.commands.render import check_select
-from seedrun.cost import estimate_tokens, usage_table
-from seedrun.files import default_lock_path, read_lock, read_spec
-from seedrun.lockfile import Lock
+from seedrun.api import load
+from seedrun.cost import Estimate
+from seedrun.errors import EXIT_OK, EXIT_PLAN_CHANGES
 from seedrun.markdown import plan_markdown
-from seedrun.outputfiles import missing_outputs
 from seedrun.safetext import clean, guard, json_text
 from seedrun.spec import Spec
-from seedrun.store import current_lock
 
 HELP = "show what apply would do for each job, and what it may cost; no network"
 
@@ -38,40 +34,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         help="also learn token usage from this lockfile (repeatable)",
     )
-
-
-def read_lock_with_journal(path: Path) -> Lock:
-    """The lockfile as a crashed or running apply left it, journal included; read only."""
-    return current_lock(path)
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help=f"exit 0 when apply has nothing to do, {EXIT_PLAN_CHANGES} when it has (for CI)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Show what apply would do for each job; ``--select`` adds the jobs selected ones need."""
-    spec_path = Path(args.spec)
-    spec = read_spec(spec_path)
-    lock_path = Path(args.lock) if args.lock else default_lock_path(spec_path)
-    lock = read_lock_with_journal(lock_path)
-    select = tuple(args.select or ())
-    check_select(spec.jobs, select)
-    options = planner.Options(
+    campaign = load(args.spec, lock=args.lock)
+    result = campaign.plan(
+        select=tuple(args.select or ()),
         replace=tuple(args.replace or ()),
-        select=select,
-        file_names={ref: f.written for ref, f in spec.files.items()},
+        usage_from=tuple(args.usage_from),
     )
-    items = planner.plan(spec.jobs, lock, options, missing=missing_outputs(lock, lock_path))
-    counts = planner.counts(items)
-    table = usage_table([lock, *(read_lock(Path(p)) for p in args.usage_from)])
+    spec, lock_path = campaign.spec, campaign.lock_path
+    items, counts, estimates = list(result.items), dict(result.counts), dict(result.estimates)
     by_id = spec.by_id()
-    estimates = {
-        i.id: estimate_tokens(by_id[i.id], table=table)
-        for i in items
-        if i.action in planner.CREATES and i.id in by_id
-    }
+    code = EXIT_PLAN_CHANGES if args.detailed_exitcode and result.has_changes else EXIT_OK
     fmt = "json" if args.json else args.format
     if fmt == "markdown":
-        print(guard(plan_markdown(spec, items, counts)), end="")
-        print(_estimate_line(spec, estimates))
-        return 0
+        print(guard(plan_markdown(spec, items, counts, estimates=estimates)), end="")
+        print(estimate_line(spec, estimates))
+        return code
     if fmt == "json":
         doc = {
             "jobs": [_item_json(i, by_id, estimates) for i in items],
@@ -79,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             "estimate": _estimate_json(spec, estimates),
         }
         print(json_text(json.dumps(doc, indent=2, ensure_ascii=False)))
-        return 0
+        return code
     width = max((len(i.action) for i in items), default=6)
     for item in items:
         # Ids and reasons come from the spec and the lockfile: one escaped line each.
@@ -89,35 +75,40 @@ def run(args: argparse.Namespace) -> int:
         after = f"  after {deps}" if deps else ""
         print(guard(f"{item.action:<{width}}  {clean(item.id)}  {item.key[:12]}{after}{reason}"))
     summary = ", ".join(f"{n} {a}" for a, n in counts.items()) or "nothing to do"
-    print(guard(f"\nPlan for {clean(str(spec_path))} against {clean(str(lock_path))}: {summary}"))
-    print(_estimate_line(spec, estimates))
-    return 0
+    print(guard(f"\nPlan for {clean(str(args.spec))} against {clean(str(lock_path))}: {summary}"))
+    print(estimate_line(spec, estimates))
+    return code
 
 
-def _estimate_json(spec: Spec, estimates: dict[str, int | None]) -> dict[str, Any]:
-    known = [t for t in estimates.values() if t is not None]
+def _estimate_json(spec: Spec, estimates: dict[str, Estimate | None]) -> dict[str, Any]:
+    known = [e for e in estimates.values() if e is not None]
     out: dict[str, Any] = {
         "jobs": len(estimates),
         "known": len(known),
-        "tokens": sum(known) if known else None,
+        "tokens": sum(e.tokens for e in known) if known else None,
     }
+    if known:
+        sources: dict[str, int] = {}
+        for e in known:
+            sources[e.source] = sources.get(e.source, 0) + 1
+        out["sources"] = dict(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0])))
     price = spec.settings.price_per_million_tokens
     if price is not None and known:
-        out["cost"] = round(sum(known) * price / 1e6, 4)
+        out["cost"] = round(out["tokens"] * price / 1e6, 4)
     return out
 
 
-def _estimate_line(spec: Spec, estimates: dict[str, int | None]) -> str:
+def estimate_line(spec: Spec, estimates: dict[str, Estimate | None]) -> str:
     e = _estimate_json(spec, estimates)
     if not e["jobs"]:
         return "Estimate: nothing new to pay for"
     if not e["known"]:
-        return (
-            f"Estimate: unknown for {e['jobs']} new task(s): no usage recorded yet for "
-            "their model, resolution, ratio, duration and draft flag (see --usage-from)"
-        )
+        return f"Estimate: unknown for {e['jobs']} new task(s)"
     unknown = e["jobs"] - e["known"]
     text = f"Estimate: {e['tokens']:,} tokens for {e['known']} of {e['jobs']} new task(s)"
+    if not unknown:
+        text = f"Estimate: {e['tokens']:,} tokens for {e['jobs']} new task(s)"
+    text += " (" + ", ".join(f"{n} from the {src}" for src, n in e["sources"].items()) + ")"
     if "cost" in e:
         text += f", {e['cost']:.2f} at {spec.settings.price_per_million_tokens}/M tokens"
     if unknown:
@@ -126,7 +117,7 @@ def _estimate_line(spec: Spec, estimates: dict[str, int | None]) -> str:
 
 
 def _item_json(
-    item: planner.PlanItem, by_id: dict[str, Any], estimates: dict[str, int | None]
+    item: planner.PlanItem, by_id: dict[str, Any], estimates: dict[str, Estimate | None]
 ) -> dict[str, object]:
     out: dict[str, object] = {"id": item.id, "action": item.action, "key": item.key}
     if item.reason:
@@ -137,5 +128,7 @@ def _item_json(
     if job is not None and job.deps:
         out["after"] = list(job.deps)
     if item.id in estimates:
-        out["estimate_tokens"] = estimates[item.id]
+        found = estimates[item.id]
+        out["estimate_tokens"] = None if found is None else found.tokens
+        out["estimate_source"] = None if found is None else found.source
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from seedrun import bucket_outputs
 from seedrun.bucket_outputs import is_bucket_url
-from seedrun.cost import spent_tokens
+from seedrun.cost import FormulaCheck, formula_check, spent_tokens
 from seedrun.errors import EXIT_JOBS_FAILED, EXIT_OK, ConfigError
 from seedrun.files import default_lock_path, read_spec, read_text
 from seedrun.gitfiles import find_lock
@@ -61,6 +61,7 @@ class Report:
     journal_events: int = 0
     verified: int | None = None  # files that matched, with --verify
     mismatches: list[tuple[str, str, str]] = field(default_factory=list)  # id, path, why
+    formula: FormulaCheck | None = None  # the token formula against the usage billed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +98,7 @@ def build_report(
 ) -> Report:
     states = Counter(e.status for e in lock.jobs.values())
     counts = {s: states[s] for s in STATUSES if states[s]}
-    report = Report(lock_path, None, counts, tokens=spent_tokens(lock))
+    report = Report(lock_path, None, counts, tokens=spent_tokens(lock), formula=formula_check(lock))
     if spec is not None:
         report.pending = sum(1 for j in spec.jobs if j.id not in lock.jobs)
         report.orphaned = sum(1 for j in lock.jobs if j not in spec.by_id())
@@ -255,7 +256,17 @@ def render_plain(r: Report) -> str:
         ]
         lines += [f"  MISMATCH {j}  {p}: {why}" for j, p, why in r.mismatches]
     lines += ["", f"usage: {r.tokens:,} tokens{_money(r)}"]
+    if r.formula is not None:
+        lines.append(formula_line(r.formula))
     return "\n".join(lines) + "\n"
+
+
+def formula_line(check: FormulaCheck) -> str:
+    """How far plan's formula estimate was from the bill, for the tasks billed so far."""
+    return (
+        f"formula vs bill: {check.formula:,} tokens estimated by the formula, "
+        f"{check.billed:,} billed, over {_n(check.tasks, 'task')} ({check.deviation:+.1%})"
+    )
 
 
 def _print_rich(r: Report) -> None:
@@ -303,3 +314,5 @@ def _print_rich(r: Report) -> None:
     if r.verified is not None:
         console.print(_verified(r.verified))
     console.print(f"usage: {r.tokens:,} tokens{_money(r)}")
+    if r.formula is not None:
+        console.print(formula_line(r.formula))

@@ -2,21 +2,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import trio
 
-from seedrun import preflight
-from seedrun.errors import EXIT_USAGE
-from seedrun.files import default_lock_path, read_spec
+from seedrun.api import load
+from seedrun.errors import EXIT_OK, EXIT_USAGE, SeedrunError
 from seedrun.remote_check import check_remote, remote_images
 from seedrun.safetext import clean
 
-HELP = "check a spec against the schema and lints (and local images); no network"
+HELP = "check specs against the schema and lints (and local images); no network"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec")
+    p.add_argument("spec", nargs="+", help="one or more specs (a pre-commit hook passes several)")
     p.add_argument(
         "--online",
         action="store_true",
@@ -26,21 +24,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec_path = Path(args.spec)
-    spec = read_spec(spec_path)
-    preflight.check(spec, spec_path, default_lock_path(spec_path))
-    finals = sum(1 for j in spec.jobs if j.kind == "final")
-    extra = f" ({finals} promoted from drafts)" if finals else ""
-    if args.online:
-        urls = remote_images(spec)
+    if len(args.spec) == 1:  # one spec: its errors go through the CLI's handler as before
+        return _validate(args.spec[0], online=args.online)
+    from seedrun.cli import print_error
+
+    code = EXIT_OK
+    for path in args.spec:
+        try:
+            code = max(code, _validate(path, online=args.online))
+        except SeedrunError as exc:
+            code = max(code, print_error(exc))
+    return code
+
+
+def _validate(path: str, *, online: bool) -> int:
+    campaign = load(path)
+    result = campaign.validate()
+    extra = f" ({result.finals} promoted from drafts)" if result.finals else ""
+    if online:
+        urls = remote_images(campaign.spec)
         problems = trio.run(check_remote, urls)
         for problem in problems:
-            print(clean(f"{args.spec}: {problem}"), file=sys.stderr)
+            print(clean(f"{path}: {problem}"), file=sys.stderr)
         if problems:
             print(
                 f"seedrun: {len(problems)} of {len(urls)} remote image(s) unusable", file=sys.stderr
             )
             return EXIT_USAGE
         extra += f"; {len(urls)} remote image(s) reachable and within limits"
-    print(f"{clean(args.spec)}: valid, {len(spec.jobs)} jobs{extra}")
-    return 0
+    print(f"{clean(str(result.path))}: valid, {result.jobs} jobs{extra}")
+    return EXIT_OK

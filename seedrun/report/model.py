@@ -51,6 +51,32 @@ class Panel:
     seed: int | None = None
     tokens: int | None = None
     revised_prompt: str | None = None
+    previous: Previous | None = None  # the result this one replaced, when the lock keeps it
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The video a replaced job had before: shown beside the new one to compare."""
+
+    video: str | None
+    video_remote: bool = False
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Input:
+    """One media item a job sends: an image, video or audio, or another job's last frame.
+
+    ``thumb`` is the href to show (a web URL, or a local file relative to the
+    page); ``None`` when nothing can be shown (an ``asset://`` id, a frame not
+    made yet). ``source`` is the id of the job a chained frame comes from.
+    """
+
+    type: str  # image | video | audio
+    role: str | None
+    label: str
+    thumb: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +90,7 @@ class Card:
     params: tuple[tuple[str, str], ...]
     main: Panel
     final: Panel | None = None
+    inputs: tuple[Input, ...] = ()
 
     @property
     def panels(self) -> tuple[Panel, ...]:
@@ -103,14 +130,21 @@ def build(
     available: Collection[str] | None = None,
     lock_path: str = "",
     remote: Mapping[str, str] | None = None,
+    spec_dir: PurePath | None = None,
 ) -> Report:
     """The view model of ``spec`` as recorded in ``lock``.
 
     ``lock_dir`` and ``report_dir`` are absolute. ``available`` holds the
     lock-relative paths of the files that exist; a recorded file missing from it
     falls back to its remote URL. ``None`` means every recorded file exists.
+    ``spec_dir`` (absolute, default ``lock_dir``) is where a spec's local media
+    paths are relative to.
     """
     links = _Links(lock_dir, report_dir, available, remote or {})
+    media_dir = spec_dir if spec_dir is not None else lock_dir
+    # Local images (issue 14) stand in bodies as seedrun://file/<sha256><ext>; the
+    # spec maps each stand-in to the file (`written` as in the spec, `path` on disk).
+    local_files: Mapping[str, Any] = getattr(spec, "files", None) or {}
     jobs = spec.by_id()
     finals = {j.id for j in spec.jobs if j.kind == "final"}
     groups: dict[str, list[Card]] = {}
@@ -123,9 +157,10 @@ def build(
             name=job.name,
             axes=tuple((axis, show(value)) for axis, value in job.matrix),
             prompt=job.prompt,
-            params=tuple((k, show(v)) for k, v in job.params.items()),
+            params=tuple((k, show(v)) for k, v in job.params.items() if not _empty(v)),
             main=_panel(job, lock.jobs.get(job.id), links),
             final=_panel(final_job, lock.jobs.get(final_job.id), links) if final_job else None,
+            inputs=_inputs(job, lock, links, media_dir, local_files),
         )
         groups.setdefault(job.name, []).append(card)
     orphans = [
@@ -153,6 +188,11 @@ def show(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _empty(value: Any) -> bool:
+    """Nothing worth a line on a card: ``None``, ``{}``, ``[]``, ``""``."""
+    return value is None or (isinstance(value, str | dict | list | tuple) and not value)
 
 
 def href(lock_dir: PurePath, report_dir: PurePath, path: str) -> str:
@@ -228,7 +268,92 @@ def _entry_panel(job_id: str, kind: str, entry: LockEntry, links: _Links, *, sta
         seed=entry.seed,
         tokens=(entry.usage or {}).get("total_tokens"),
         revised_prompt=entry.revised_prompt,
+        previous=_previous(getattr(entry, "previous", None), links),
     )
+
+
+def _previous(prev: Any, links: _Links) -> Previous | None:
+    """The replaced result a lock entry keeps (a mapping or a record), if any."""
+    if prev is None:
+        return None
+
+    def get(name: str) -> Any:
+        return prev.get(name) if isinstance(prev, Mapping) else getattr(prev, name, None)
+
+    output = get("output")
+    if isinstance(output, Mapping) and isinstance(output.get("path"), str):
+        output = FileRef(str(output["path"]), str(output.get("sha256", "")), 0)
+    local = links.file(output) if isinstance(output, FileRef) else None
+    video = local or _remote(get("video_url"))
+    task = get("task_id")
+    if video is None and not task:
+        return None
+    return Previous(video, video is not None and local is None, str(task) if task else None)
+
+
+_MEDIA_FIELDS = {"image_url": "image", "video_url": "video", "audio_url": "audio"}
+
+
+def _inputs(
+    job: Job,
+    lock: Lock,
+    links: _Links,
+    media_dir: PurePath,
+    local_files: Mapping[str, Any],
+) -> tuple[Input, ...]:
+    """The media a job sends, in body order: official ``content``, unified
+    ``images`` or ``metadata.content``. A chained frame names its source job."""
+    body = job.body
+    if not body:
+        return ()
+    frames = {_at(body, s.path): s.ref for s in job.slots if s.kind == "last_frame"}
+    items: list[tuple[str, Any, str | None]] = []
+    content = body.get("content")
+    if not isinstance(content, list):
+        content = (body.get("metadata") or {}).get("content")
+    for item in content if isinstance(content, list) else ():
+        kind = _MEDIA_FIELDS.get(str(item.get("type"))) if isinstance(item, Mapping) else None
+        if kind is not None:
+            items.append((kind, (item.get(item["type"]) or {}).get("url"), item.get("role")))
+    items += [("image", url, None) for url in body.get("images") or ()]
+    out = []
+    for kind, url, role in items:
+        if not isinstance(url, str):
+            continue
+        source = frames.get(url)
+        local = local_files.get(url)
+        if local is not None:
+            written = str(getattr(local, "written", "") or url)
+            where = str(getattr(local, "path", "") or written)
+            out.append(Input(kind, role, written, href(media_dir, links.report_dir, where)))
+        elif source is not None:
+            entry = lock.jobs.get(source)
+            frame = None if entry is None else links.file(entry.last_frame)
+            thumb = frame or (None if entry is None else _remote(entry.last_frame_url))
+            out.append(Input(kind, role, f"last frame of {source}", thumb, source))
+        else:
+            out.append(Input(kind, role, url, _media_href(url, links, media_dir)))
+    return tuple(out)
+
+
+def _at(body: Mapping[str, Any], path: tuple[str | int, ...]) -> Any:
+    value: Any = body
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _media_href(url: str, links: _Links, media_dir: PurePath) -> str | None:
+    """A thumbnail href for a media URL: web URLs as they are, local files relative
+    to the page; ``asset://`` ids and other schemes have none."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme in ("http", "https"):
+        return url
+    if scheme == "file":
+        return url
+    if scheme and len(scheme) > 1:  # asset://, seedrun://, ...; a one-letter one is a drive
+        return None
+    return href(media_dir, links.report_dir, url)
 
 
 def _remote(url: str | None) -> str | None:

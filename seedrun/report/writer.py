@@ -84,6 +84,16 @@ def page_data(report: model.Report) -> dict[str, Any]:
     return {"groups": groups}
 
 
+def anchors(report: model.Report) -> dict[str, str]:
+    """Job id -> the DOM id of the card that shows it (a final: its draft's card)."""
+    out: dict[str, str] = {}
+    for gi, group in enumerate(report.groups):
+        for ci, card in enumerate(group.cards):
+            for panel in card.panels:
+                out[panel.id] = card_dom_id(gi, ci)
+    return out
+
+
 def render_report(report: model.Report) -> str:
     script = _script()
     return (
@@ -95,6 +105,7 @@ def render_report(report: model.Report) -> str:
             script=Markup(script),  # static, ours: not data
             script_hash=script_hash(script),
             card_dom_id=card_dom_id,
+            anchors=anchors(report),
         )
     )
 
@@ -128,6 +139,7 @@ def write_report(spec: Spec, lock: Lock, *, lock_path: Path, out: Path) -> Path:
         available=available,
         lock_path=str(lock_path),
         remote=bucket_outputs.links(spec, refs),
+        spec_dir=Path(spec.path).resolve().parent,
     )
     try:
         atomic_write_text(out, render_report(report))

@@ -9,20 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from seedrun import api_facts
 from seedrun.sim.engine import POLICY_FAILURE, Engine, SimTask
 from seedrun.sim.validate import TaskRequest
 
 # Output frame size per resolution and ratio ("adaptive" is billed as 16:9).
-DIMENSIONS: dict[str, dict[str, tuple[int, int]]] = {
-    "480p": {"16:9": (864, 480), "4:3": (736, 544), "1:1": (640, 640),
-             "3:4": (544, 736), "9:16": (480, 864), "21:9": (960, 416)},
-    "720p": {"16:9": (1248, 704), "4:3": (1120, 832), "1:1": (960, 960),
-             "3:4": (832, 1120), "9:16": (704, 1248), "21:9": (1504, 640)},
-    "1080p": {"16:9": (1920, 1088), "4:3": (1664, 1248), "1:1": (1440, 1440),
-              "3:4": (1248, 1664), "9:16": (1088, 1920), "21:9": (2176, 928)},
-}
-FPS = 24
-DRAFT_RESOLUTION = "480p"
+DIMENSIONS = api_facts.OUTPUT_PIXELS
+FPS = api_facts.OUTPUT_FPS
+DRAFT_RESOLUTION = api_facts.DRAFT_RESOLUTION
 DRAFT_FACTOR = 0.6
 UNIFIED_STATUS = {
     "queued": "queued",

@@ -8,8 +8,11 @@ is missing they are skipped with the reason; they never pass silently.
 from __future__ import annotations
 
 import importlib.util
+import re
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +22,7 @@ import pytest
 from .helpers import CAMPAIGN, Campaign
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, BrowserContext, Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,7 +73,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package-scoped: playwright's sync API keeps an asyncio loop marked as running in
+# this thread while it is open, which later tests (the Python API's, which make a
+# loop of their own) must not inherit.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     reason = _missing()
     if reason is not None:
@@ -83,3 +89,37 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+def _png() -> bytes:
+    """A 1x1 grey PNG: the answer to every web request a page makes in these tests."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    head = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x80")
+    chunks = chunk(b"IHDR", head) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+PNG = _png()
+
+
+class WebRequests(list[str]):
+    """The http(s) URLs a page asked for; each was answered locally, never sent."""
+
+
+def offline_context(browser: Browser, **options: object) -> tuple[BrowserContext, WebRequests]:
+    """A browser context in which no request leaves the machine: the report links
+    remote thumbnails (asset source URLs), which must not reach the network here."""
+    context = browser.new_context(**options)  # type: ignore[arg-type]
+    asked = WebRequests()
+
+    def answer(route: Route) -> None:
+        asked.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=PNG)
+
+    context.route(re.compile(r"^https?://"), answer)
+    return context, asked

@@ -98,12 +98,14 @@ def test_write_report_links_videos_relative_to_the_page(tmp_path: Path) -> None:
 
     assert write_report(_spec(), lock, lock_path=lock_path, out=out) == out
 
-    videos = _parse(out.read_text(encoding="utf-8")).all("video")
-    assert [(v["src"], v.get("poster")) for v in videos] == [
+    page = _parse(out.read_text(encoding="utf-8"))
+    players = [d for d in page.all("div") if d.get("class") == "player"]
+    assert [(v["data-src"], v.get("data-poster")) for v in players] == [
         ("../../runs/outputs/a.mp4", "https://files.example.com/a.png"),
         (REMOTE, None),
     ]
-    assert all(v["preload"] == "metadata" and "controls" in v for v in videos)
+    # Nothing loads up front: the script makes a player when one nears the viewport.
+    assert page.all("video") == []
     assert sorted(p.name for p in out.parent.iterdir()) == ["index.html"]  # no temp file left
 
 
@@ -135,7 +137,12 @@ def test_page_is_self_contained_and_script_is_pinned_by_hash(tmp_path: Path) -> 
     assert all("src" not in s for s in page.all("script"))
     assert "@import" not in html and "url(" not in html
     # The only absolute URLs are the recorded remote media (and their "open" links).
-    urls = {a.get(k) for _, a in page.tags for k in ("src", "href", "poster") if a.get(k)}
+    urls = {
+        a.get(k)
+        for _, a in page.tags
+        for k in ("src", "href", "poster", "data-src", "data-poster")
+        if a.get(k)
+    }
     assert {u for u in urls if u and ":" in u} == {REMOTE, "https://files.example.com/a.png"}
     csp = next(m["content"] for m in page.all("meta") if m.get("http-equiv"))
     assert csp is not None and "default-src 'none'" in csp
@@ -179,7 +186,7 @@ def test_page_is_accessible_markup() -> None:
     assert len(page.all("h1")) == 1 and len(page.all("h2")) == 2
     labels = {a["for"] for a in page.all("label")}
     controls = page.all("select") + page.all("input")
-    assert len(controls) == 6  # status, search, rows, columns, one filter per axis
+    assert len(controls) == 7  # status, search, view, rows, columns, one filter per axis
     assert all(c["id"] in labels for c in controls)
     assert all(b.get("type") == "button" for b in page.all("button"))
     assert page.all("img") == [
@@ -190,7 +197,9 @@ def test_page_is_accessible_markup() -> None:
             "loading": "lazy",
         }
     ]
-    assert [v["poster"] for v in page.all("video")] == ["outputs/shot.last.png"]
+    assert [d["data-poster"] for d in page.all("div") if "data-poster" in d] == [
+        "outputs/shot.last.png"
+    ]
     # rows and columns default to the first two axes
     selected = re.findall(r'data-layout="(\w+)">.*?<option value="(\w+)" selected', html, re.S)
     assert selected == [("rows", "backdrop"), ("cols", "ratio")]
