@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 from conftest import CANARY_KEY, POLL_FLOOR, SimStarter, sent_bodies
 from PIL import Image
@@ -15,6 +16,7 @@ from s3server import FAKE_KEY_ID, FAKE_SECRET, S3, expiring_proxy
 
 from seedrun.bucket_outputs import bucket_outputs_for
 from seedrun.client import SeedanceClient
+from seedrun.errors import StorageError
 from seedrun.files import read_spec
 from seedrun.localfiles import sha256_of
 from seedrun.outputfiles import outputs_dir
@@ -327,3 +329,23 @@ async def test_an_expired_presigned_url_fails_moderation_naming_the_asset(
         "presigned URL, or a bucket that is not public)); run again"
     }
     assert created == 0 and runner.lock.assets == {}
+
+
+async def test_a_file_edited_after_the_spec_was_read_is_not_uploaded(
+    tmp_path: Path, s3: S3
+) -> None:
+    img = image(tmp_path / "a.png")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        'version: 1\njobs:\n  - name: j\n    prompt: "Use image 1."\n'
+        "    media: [{file: a.png}]\n" + s3.uploads_yaml()
+    )
+    spec = read_spec(spec_path)
+    assert spec.settings.uploads is not None
+    ref = f"seedrun://file/{sha256_of(img)}.png"
+    image(img, color="green")  # same size on disk is not the point: the bytes differ
+    uploads = Uploader(S3Storage(spec.settings.uploads), spec.files)
+    with trio.fail_after(20), pytest.raises(StorageError) as info:
+        await uploads.url(ref)
+    assert info.value.message == "a.png changed since the spec was read; run apply again"
+    assert s3.object_keys() == []
