@@ -349,3 +349,31 @@ async def test_a_file_edited_after_the_spec_was_read_is_not_uploaded(
         await uploads.url(ref)
     assert info.value.message == "a.png changed since the spec was read; run apply again"
     assert s3.object_keys() == []
+
+
+async def test_the_unified_flavour_gets_uploaded_urls_too(
+    tmp_path: Path, s3: S3, start_sim: SimStarter
+) -> None:
+    front = image(tmp_path / "front.png")
+    back = image(tmp_path / "back.png", color="navy")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        "version: 1\nassets:\n  front: {file: front.png, moderate: true}\n"
+        "jobs:\n  - name: plain\n    api: unified\n"
+        '    prompt: "Image 1 turns."\n    media: [{file: back.png}]\n'
+        "  - name: roles\n    api: unified\n"
+        '    prompt: "From image 1 to image 2."\n'
+        "    media: [{asset: front, role: first_frame}, {file: back.png, role: last_frame}]\n"
+        + s3.uploads_yaml()
+    )
+    with trio.fail_after(30):
+        async with start_sim(fetch_images=True) as sim:
+            outcome, runner = await apply_files(sim, spec_path, download=False)
+            bodies = {b["prompt"]: b for b in sent_bodies(sim)}
+    assert outcome.status == {"plain": "succeeded", "roles": "succeeded"}, outcome.reasons
+    back_key = f"/{s3.bucket}/uploads/{sha256_of(back)}.png?X-Amz-"
+    assert back_key in bodies["Image 1 turns."]["images"][0]
+    content = bodies["From image 1 to image 2."]["metadata"]["content"]
+    approved = runner.lock.assets[f"seedrun://file/{sha256_of(front)}.png"].asset_url
+    assert content[0]["image_url"]["url"] == approved
+    assert back_key in content[1]["image_url"]["url"]
