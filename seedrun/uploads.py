@@ -55,7 +55,8 @@ class Uploader:
         self._errors: dict[str, StorageError] = {}
         self._locks: dict[str, trio.Lock] = {}
         self._given: dict[str, str] = {}  # URL handed out -> its stand-in
-        self.uploaded = 0  # objects actually sent this run (the rest were there)
+        self.uploaded = 0  # objects actually sent this run
+        self.reused = 0  # objects that were in the bucket already
 
     def name(self, ref: str) -> str:
         local = self.files.get(ref)
@@ -115,7 +116,18 @@ class Uploader:
             except StorageError as exc:
                 raise StorageError(f"{local.written}: {exc.message}", fatal=exc.fatal) from None
             self.uploaded += 1
+        else:
+            self.reused += 1
         return self.storage.url(key)
+
+    def summary(self) -> str:
+        """One line for the end of a run, empty when nothing was asked."""
+        if not (self.uploaded or self.reused):
+            return ""
+        return (
+            f"uploads to {self.storage.describe()}: {self.uploaded} image(s) sent, "
+            f"{self.reused} already there"
+        )
 
     def handed_out(self) -> list[tuple[str, str]]:
         """(URL, stand-in) of every URL this run gave the API."""

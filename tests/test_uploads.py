@@ -148,7 +148,8 @@ async def test_an_object_already_there_is_not_sent_again(tmp_path: Path, s3: S3)
         assert await first.url(ref) == url
         again = Uploader(S3Storage(spec.settings.uploads), spec.files)
         await again.url(ref)
-    assert (first.uploaded, again.uploaded) == (1, 0)
+    assert (first.uploaded, again.uploaded, again.reused) == (1, 0, 1)
+    assert again.summary() == f"uploads to s3://{s3.bucket}/p/q: 0 image(s) sent, 1 already there"
     assert s3.object_keys() == [f"p/q/{sha256_of(img)}.png"]
     got = s3.client().get_object(Bucket=s3.bucket, Key=f"p/q/{sha256_of(img)}.png")  # type: ignore[attr-defined]
     body = got["Body"].read()
