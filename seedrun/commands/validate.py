@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import trio
@@ -23,6 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also check that remote image URLs answer and are within the API's limits "
         "(HEAD and the first bytes only)",
     )
+    p.add_argument(
+        "--allow-private-downloads",
+        action="store_true",
+        help="with --online: let the checks reach loopback and private addresses",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     extra = f" ({finals} promoted from drafts)" if finals else ""
     if args.online:
         urls = remote_images(spec)
-        problems = trio.run(check_remote, urls)
+        problems = trio.run(
+            partial(check_remote, urls, allow_private=args.allow_private_downloads)
+        )
         for problem in problems:
             print(clean(f"{args.spec}: {problem}"), file=sys.stderr)
         if problems:
