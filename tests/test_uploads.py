@@ -4,13 +4,15 @@ simulator's moderation fetching them as the real service does."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
-from conftest import CANARY_KEY, POLL_FLOOR, SimStarter, sent_bodies
+from conftest import CANARY_KEY, POLL_FLOOR, SimStarter, cli_env, sent_bodies
 from PIL import Image
 from s3server import FAKE_KEY_ID, FAKE_SECRET, S3, expiring_proxy
 
@@ -378,3 +380,26 @@ async def test_the_unified_flavour_gets_uploaded_urls_too(
     approved = runner.lock.assets[f"seedrun://file/{sha256_of(front)}.png"].asset_url
     assert content[0]["image_url"]["url"] == approved
     assert back_key in content[1]["image_url"]["url"]
+
+
+def test_a_spec_names_only_an_https_or_loopback_storage_endpoint(tmp_path: Path) -> None:
+    image(tmp_path / "a.png")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        'version: 1\njobs:\n  - name: j\n    prompt: "Use image 1."\n'
+        "    media: [{file: a.png}]\n"
+        'settings:\n  uploads: {url: "s3://bkt/p", endpoint_url: "http://storage.example.com"}\n'
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "seedrun", "validate", "spec.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        check=False,
+    )
+    assert ran.returncode == 2
+    assert ran.stderr.strip() == (
+        "seedrun: settings.uploads.endpoint_url 'http://storage.example.com': a spec may only "
+        "name an https:// storage host (or http:// on loopback: 127.0.0.0/8, ::1 or localhost)"
+    )
