@@ -9,8 +9,10 @@ becomes the object ``<prefix>/<sha256><ext>`` of ``settings.uploads``:
 - the bytes are checked by the store itself (``ChecksumSHA256``), so an upload
   cut off halfway never leaves a short object behind a good name;
 - the URL handed to the API is public (``public_base_url``) or presigned for
-  ``presign_seconds``; a presigned URL is a bearer credential, so the lockfile
-  records the stand-in in its place (``redact``).
+  ``presign_seconds``, and signed again once half of that has passed, so a
+  task created late in a long run still gets a URL that outlives it;
+- a presigned URL is a bearer credential: the lockfile records the stand-in in
+  its place (``redact``), and messages name the file instead (``scrub``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import trio
 from seedrun.campaign import Spec
 from seedrun.errors import StorageError
 from seedrun.localfiles import sha256_of
-from seedrun.localrefs import FILE_SCHEME, LocalFile, is_file_ref
+from seedrun.localrefs import LocalFile, is_file_ref
 from seedrun.storage import S3Storage, Storage
 
 
@@ -173,4 +175,4 @@ def _swap(value: Any, given: Mapping[str, str]) -> Any:
     return value
 
 
-__all__ = ["FILE_SCHEME", "Uploader", "object_key", "scrub", "uploader_for"]
+__all__ = ["Uploader", "object_key", "scrub", "uploader_for"]
