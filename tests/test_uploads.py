@@ -403,3 +403,22 @@ def test_a_spec_names_only_an_https_or_loopback_storage_endpoint(tmp_path: Path)
         "seedrun: settings.uploads.endpoint_url 'http://storage.example.com': a spec may only "
         "name an https:// storage host (or http:// on loopback: 127.0.0.0/8, ::1 or localhost)"
     )
+
+
+async def test_a_media_item_file_can_be_moderated(
+    tmp_path: Path, s3: S3, start_sim: SimStarter
+) -> None:
+    shot = image(tmp_path / "shot.png")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        'version: 1\njobs:\n  - name: j\n    prompt: "Image 1 turns."\n'
+        "    media: [{file: shot.png, moderate: true, role: reference_image}]\n" + s3.uploads_yaml()
+    )
+    with trio.fail_after(30):
+        async with start_sim(fetch_images=True) as sim:
+            outcome, runner = await apply_files(sim, spec_path, download=False)
+            (body,) = sent_bodies(sim)
+    assert outcome.status == {"j": "succeeded"}, outcome.reasons
+    entry = runner.lock.assets[f"seedrun://file/{sha256_of(shot)}.png"]
+    assert entry.passed and entry.asset_url
+    assert body["content"][1]["image_url"]["url"] == entry.asset_url
