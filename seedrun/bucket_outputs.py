@@ -107,6 +107,15 @@ class BucketOutputs:
     async def check(self) -> None:
         await trio.to_thread.run_sync(self.storage.check)
 
+    def summary(self) -> str:
+        """One line for the end of a run, empty when nothing was kept."""
+        if not (self.uploaded or self.skipped):
+            return ""
+        return (
+            f"outputs in {self.storage.describe()}: {self.uploaded} file(s) stored, "
+            f"{self.skipped} already there"
+        )
+
     async def save(
         self, client: SeedanceClient, url: str, name: str, *, task_id: str | None = None
     ) -> FileRef:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import warnings
-from functools import cache
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
@@ -50,21 +48,17 @@ def _heif_support() -> bool:
     return True
 
 
-@cache
-def repo_root(folder: Path) -> Path:
-    """The git work tree holding ``folder``, or ``folder`` itself outside git."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
-        return folder.resolve()
-    top = done.stdout.strip()
-    return Path(top).resolve() if done.returncode == 0 and top else folder.resolve()
+def repository_root(folder: Path) -> Path:
+    """The git work tree holding ``folder`` (found by its ``.git``), else ``folder``.
+
+    The rule ``seedrun.outputfiles`` applies to ``outputs.dir`` (not imported from
+    there: it reads lockfiles through ``seedrun.files``, which imports this module).
+    """
+    start = folder.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
 
 
 class DiskFiles:
@@ -80,7 +74,7 @@ class DiskFiles:
             return "the file name is empty"
         if PurePosixPath(written).is_absolute() or Path(written).is_absolute():
             return f"{written}: a local file is written relative to the spec's folder"
-        root = repo_root(self.folder.resolve())
+        root = repository_root(self.folder)
         path = (self.folder / written).resolve()
         if not path.is_relative_to(root):
             where = "repository" if (root / ".git").exists() else "folder"

@@ -20,8 +20,9 @@ import httpx
 import trio
 from PIL import ImageFile
 
-from seedrun import api_facts
+from seedrun import api_facts, netguard
 from seedrun.campaign import Spec
+from seedrun.errors import DownloadRefused
 from seedrun.localfiles import FORMAT_EXTENSIONS
 
 HEADER_BYTES = 256 * 1024
@@ -73,10 +74,22 @@ def remote_images(spec: Spec) -> dict[str, str]:
 
 
 async def check_remote(
-    urls: dict[str, str], *, transport: httpx.AsyncBaseTransport | None = None
+    urls: dict[str, str],
+    *,
+    allow_private: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[RemoteProblem]:
+    """Problems of the remote images ``urls`` (URL -> who uses it), in the spec's order.
+
+    A spec may come from a pull request: as downloads do, connections go only to
+    public addresses (checked after resolving, redirects too) unless ``allow_private``.
+    """
     problems: list[RemoteProblem] = []
     limiter = trio.CapacityLimiter(PARALLEL)
+    if transport is None:
+        transport = netguard.guarded_transport(
+            allow_private=allow_private, limits=httpx.Limits(max_connections=PARALLEL)
+        )
     async with httpx.AsyncClient(
         timeout=TIMEOUT, follow_redirects=True, transport=transport
     ) as client:
@@ -115,6 +128,8 @@ async def _check(client: httpx.AsyncClient, url: str) -> str | None:
             return await _read_header(resp, suffix, size)
     except httpx.HTTPError as exc:
         return f"no answer: {type(exc).__name__}"
+    except DownloadRefused as exc:
+        return str(exc)
 
 
 async def _read_header(resp: httpx.Response, suffix: str, size: int | None) -> str | None:

@@ -228,6 +228,9 @@ class Runner:
                         if item.action != "orphan":
                             nursery.start_soon(self._job_main, by_id[item.id], item)
             outer.cancel_scope.cancel()
+        for store in (self.uploads, self.bucket):
+            if store is not None and store.summary():
+                self.reporter.note(store.summary())
         return self.outcome
 
     def _urls_to_moderate(self, by_id: Mapping[str, Job]) -> list[str]:

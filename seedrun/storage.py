@@ -32,7 +32,8 @@ import botocore.exceptions
 from botocore.config import Config
 
 from seedrun.campaign import Bucket
-from seedrun.errors import StorageError
+from seedrun.errors import ConfigError, StorageError
+from seedrun.hosts import is_loopback_host
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -82,6 +83,30 @@ class Storage(Protocol):
     def digest(self, key: str) -> ObjectInfo | None:
         """Size and sha256 of the object's bytes (read whole); None if it is absent."""
         ...
+
+
+def check_bucket_urls(bucket: Bucket | None) -> None:
+    """Refuse a spec's ``endpoint_url`` or ``public_base_url`` unless https, or http on
+    loopback: requests to the endpoint carry signed credentials and the images, and
+    a spec may come from a pull request."""
+    if bucket is None:
+        return
+    for name in ("endpoint_url", "public_base_url"):
+        url = getattr(bucket, name)
+        if url is None:
+            continue
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError:
+            raise ConfigError(f"settings.uploads.{name} {url!r} is not a valid URL") from None
+        if not host or parts.scheme not in ("http", "https"):
+            raise ConfigError(f"settings.uploads.{name} {url!r} must be https://host[/path]")
+        if parts.scheme == "http" and not is_loopback_host(host):
+            raise ConfigError(
+                f"settings.uploads.{name} {url!r}: a spec may only name an https:// "
+                "storage host (or http:// on loopback: 127.0.0.0/8, ::1 or localhost)"
+            )
 
 
 def split_s3_url(url: str) -> tuple[str, str]:

@@ -9,8 +9,10 @@ becomes the object ``<prefix>/<sha256><ext>`` of ``settings.uploads``:
 - the bytes are checked by the store itself (``ChecksumSHA256``), so an upload
   cut off halfway never leaves a short object behind a good name;
 - the URL handed to the API is public (``public_base_url``) or presigned for
-  ``presign_seconds``; a presigned URL is a bearer credential, so the lockfile
-  records the stand-in in its place (``redact``).
+  ``presign_seconds``, and signed again once half of that has passed, so a
+  task created late in a long run still gets a URL that outlives it;
+- a presigned URL is a bearer credential: the lockfile records the stand-in in
+  its place (``redact``), and messages name the file instead (``scrub``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import trio
 from seedrun.campaign import Spec
 from seedrun.errors import StorageError
 from seedrun.localfiles import sha256_of
-from seedrun.localrefs import FILE_SCHEME, LocalFile, is_file_ref
+from seedrun.localrefs import LocalFile, is_file_ref
 from seedrun.storage import S3Storage, Storage
 
 
@@ -55,7 +57,8 @@ class Uploader:
         self._errors: dict[str, StorageError] = {}
         self._locks: dict[str, trio.Lock] = {}
         self._given: dict[str, str] = {}  # URL handed out -> its stand-in
-        self.uploaded = 0  # objects actually sent this run (the rest were there)
+        self.uploaded = 0  # objects actually sent this run
+        self.reused = 0  # objects that were in the bucket already
 
     def name(self, ref: str) -> str:
         local = self.files.get(ref)
@@ -115,7 +118,18 @@ class Uploader:
             except StorageError as exc:
                 raise StorageError(f"{local.written}: {exc.message}", fatal=exc.fatal) from None
             self.uploaded += 1
+        else:
+            self.reused += 1
         return self.storage.url(key)
+
+    def summary(self) -> str:
+        """One line for the end of a run, empty when nothing was asked."""
+        if not (self.uploaded or self.reused):
+            return ""
+        return (
+            f"uploads to {self.storage.describe()}: {self.uploaded} image(s) sent, "
+            f"{self.reused} already there"
+        )
 
     def handed_out(self) -> list[tuple[str, str]]:
         """(URL, stand-in) of every URL this run gave the API."""
@@ -161,4 +175,4 @@ def _swap(value: Any, given: Mapping[str, str]) -> Any:
     return value
 
 
-__all__ = ["FILE_SCHEME", "Uploader", "object_key", "scrub", "uploader_for"]
+__all__ = ["Uploader", "object_key", "scrub", "uploader_for"]

@@ -102,3 +102,30 @@ async def test_status_verify_checks_the_bucket(
     assert f"  shot1  s3://{s3.bucket}/campaign/videos/shot1.last.png" in ran.stdout
     assert "MISMATCH shot2  s3://" in ran.stdout
     assert "campaign/videos/shot2.mp4: 1 bytes, lockfile says" in ran.stdout
+
+
+async def test_a_replaced_video_never_overwrites_the_paid_one(
+    tmp_path: Path, s3: S3, start_sim: SimStarter
+) -> None:
+    spec = write(tmp_path, s3)
+    paid = b"an earlier paid video"
+    with trio.fail_after(60):
+        async with start_sim() as sim:
+            await apply_files(sim, spec)
+            # The object under the job's name holds other paid bytes (the simulator has
+            # few distinct videos, so make sure the replacement's bytes differ).
+            s3.client().put_object(  # type: ignore[attr-defined]
+                Bucket=s3.bucket,
+                Key="campaign/videos/shot2.mp4",
+                Body=paid,
+                Metadata={"sha256": hashlib.sha256(paid).hexdigest()},
+            )
+            spec.write_text(spec.read_text().replace("Continue from", "Go on from"))
+            outcome, second = await apply_files(sim, spec)
+    assert outcome.status == {"shot1": "succeeded", "shot2": "succeeded"}
+    new = second.lock.jobs["shot2"]
+    assert new.output is not None and new.task_id
+    assert new.output.path == f"s3://{s3.bucket}/campaign/videos/shot2.{new.task_id}.mp4"
+    assert body_of(s3, "campaign/videos/shot2.mp4") == paid  # never written over
+    data = body_of(s3, f"campaign/videos/shot2.{new.task_id}.mp4")
+    assert hashlib.sha256(data).hexdigest() == new.output.sha256

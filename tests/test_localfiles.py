@@ -193,3 +193,17 @@ def test_local_files_need_an_uploads_bucket(tmp_path: Path) -> None:
         f"{path}:5:20: jobs[0].media[0].file: a local file is uploaded before use: name the "
         "bucket in settings.uploads (url: s3://bucket/prefix)"
     ]
+
+
+def test_heic_needs_pillow_heif(tmp_path: Path) -> None:
+    try:
+        import pillow_heif  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pillow-heif is installed: HEIC files are read")
+    (tmp_path / "shot.heic").write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 64)
+    assert errors(spec(tmp_path, ONE % "shot.heic")) == [
+        f"{tmp_path / 'spec.yaml'}:3:18: assets.bottle.file: shot.heic: cannot read the "
+        "headers of a HEIC/HEIF image: install pillow-heif, or convert it to JPEG or PNG"
+    ]

@@ -53,7 +53,14 @@ async def test_online_validation_reports_each_unusable_image(tmp_path: Path, s3:
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC % (good, small, fake, missing))
     with trio.fail_after(30):
-        ran = await run_cli("validate", "spec.yaml", "--online", env=cli_env(), cwd=tmp_path)
+        ran = await run_cli(
+            "validate",
+            "spec.yaml",
+            "--online",
+            "--allow-private-downloads",
+            env=cli_env(),
+            cwd=tmp_path,
+        )
     assert ran.code == 2
     assert ran.stderr.splitlines() == [
         f"spec.yaml: job b: image {small}: the image is 200x200 px; width and height must "
@@ -76,7 +83,14 @@ async def test_a_big_image_passes_from_its_first_bytes(tmp_path: Path, s3: S3) -
         f'version: 1\njobs:\n  - name: a\n    prompt: "Image 1."\n    media: [{{url: "{url}"}}]\n'
     )
     with trio.fail_after(30):
-        ran = await run_cli("validate", "spec.yaml", "--online", env=cli_env(), cwd=tmp_path)
+        ran = await run_cli(
+            "validate",
+            "spec.yaml",
+            "--online",
+            "--allow-private-downloads",
+            env=cli_env(),
+            cwd=tmp_path,
+        )
     assert (ran.code, ran.stdout) == (
         0,
         "spec.yaml: valid, 1 jobs; 1 remote image(s) reachable and within limits\n",
@@ -107,3 +121,20 @@ async def test_a_server_that_ignores_range_is_not_read_to_the_end() -> None:
         )
     assert problems == []
     assert served < HEADER_BYTES + 2 * 65536
+
+
+async def test_private_addresses_are_not_probed_without_the_flag(tmp_path: Path, s3: S3) -> None:
+    """A spec may come from a pull request: --online must not become a probe of the
+    runner's network (loopback, cloud metadata) unless the person running it says so."""
+    url = publish(s3, "ok.png", png((800, 600)))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f'version: 1\njobs:\n  - name: a\n    prompt: "Image 1."\n    media: [{{url: "{url}"}}]\n'
+    )
+    with trio.fail_after(30):
+        ran = await run_cli("validate", "spec.yaml", "--online", env=cli_env(), cwd=tmp_path)
+    assert ran.code == 2
+    assert ran.stderr.splitlines()[0] == (
+        f"spec.yaml: job a: image {url}: refusing to download from 127.0.0.1: a loopback "
+        "address; pass --allow-private-downloads to apply to allow it"
+    )

@@ -4,17 +4,21 @@ simulator's moderation fetching them as the real service does."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
-from conftest import CANARY_KEY, POLL_FLOOR, SimStarter, sent_bodies
+from conftest import CANARY_KEY, POLL_FLOOR, SimStarter, cli_env, sent_bodies
 from PIL import Image
 from s3server import FAKE_KEY_ID, FAKE_SECRET, S3, expiring_proxy
 
 from seedrun.bucket_outputs import bucket_outputs_for
 from seedrun.client import SeedanceClient
+from seedrun.errors import StorageError
 from seedrun.files import read_spec
 from seedrun.localfiles import sha256_of
 from seedrun.outputfiles import outputs_dir
@@ -146,7 +150,8 @@ async def test_an_object_already_there_is_not_sent_again(tmp_path: Path, s3: S3)
         assert await first.url(ref) == url
         again = Uploader(S3Storage(spec.settings.uploads), spec.files)
         await again.url(ref)
-    assert (first.uploaded, again.uploaded) == (1, 0)
+    assert (first.uploaded, again.uploaded, again.reused) == (1, 0, 1)
+    assert again.summary() == f"uploads to s3://{s3.bucket}/p/q: 0 image(s) sent, 1 already there"
     assert s3.object_keys() == [f"p/q/{sha256_of(img)}.png"]
     got = s3.client().get_object(Bucket=s3.bucket, Key=f"p/q/{sha256_of(img)}.png")  # type: ignore[attr-defined]
     body = got["Body"].read()
@@ -327,3 +332,93 @@ async def test_an_expired_presigned_url_fails_moderation_naming_the_asset(
         "presigned URL, or a bucket that is not public)); run again"
     }
     assert created == 0 and runner.lock.assets == {}
+
+
+async def test_a_file_edited_after_the_spec_was_read_is_not_uploaded(
+    tmp_path: Path, s3: S3
+) -> None:
+    img = image(tmp_path / "a.png")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        'version: 1\njobs:\n  - name: j\n    prompt: "Use image 1."\n'
+        "    media: [{file: a.png}]\n" + s3.uploads_yaml()
+    )
+    spec = read_spec(spec_path)
+    assert spec.settings.uploads is not None
+    ref = f"seedrun://file/{sha256_of(img)}.png"
+    image(img, color="green")  # same size on disk is not the point: the bytes differ
+    uploads = Uploader(S3Storage(spec.settings.uploads), spec.files)
+    with trio.fail_after(20), pytest.raises(StorageError) as info:
+        await uploads.url(ref)
+    assert info.value.message == "a.png changed since the spec was read; run apply again"
+    assert s3.object_keys() == []
+
+
+async def test_the_unified_flavour_gets_uploaded_urls_too(
+    tmp_path: Path, s3: S3, start_sim: SimStarter
+) -> None:
+    front = image(tmp_path / "front.png")
+    back = image(tmp_path / "back.png", color="navy")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        "version: 1\nassets:\n  front: {file: front.png, moderate: true}\n"
+        "jobs:\n  - name: plain\n    api: unified\n"
+        '    prompt: "Image 1 turns."\n    media: [{file: back.png}]\n'
+        "  - name: roles\n    api: unified\n"
+        '    prompt: "From image 1 to image 2."\n'
+        "    media: [{asset: front, role: first_frame}, {file: back.png, role: last_frame}]\n"
+        + s3.uploads_yaml()
+    )
+    with trio.fail_after(30):
+        async with start_sim(fetch_images=True) as sim:
+            outcome, runner = await apply_files(sim, spec_path, download=False)
+            bodies = {b["prompt"]: b for b in sent_bodies(sim)}
+    assert outcome.status == {"plain": "succeeded", "roles": "succeeded"}, outcome.reasons
+    back_key = f"/{s3.bucket}/uploads/{sha256_of(back)}.png?X-Amz-"
+    assert back_key in bodies["Image 1 turns."]["images"][0]
+    content = bodies["From image 1 to image 2."]["metadata"]["content"]
+    approved = runner.lock.assets[f"seedrun://file/{sha256_of(front)}.png"].asset_url
+    assert content[0]["image_url"]["url"] == approved
+    assert back_key in content[1]["image_url"]["url"]
+
+
+def test_a_spec_names_only_an_https_or_loopback_storage_endpoint(tmp_path: Path) -> None:
+    image(tmp_path / "a.png")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        'version: 1\njobs:\n  - name: j\n    prompt: "Use image 1."\n'
+        "    media: [{file: a.png}]\n"
+        'settings:\n  uploads: {url: "s3://bkt/p", endpoint_url: "http://storage.example.com"}\n'
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "seedrun", "validate", "spec.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        check=False,
+    )
+    assert ran.returncode == 2
+    assert ran.stderr.strip() == (
+        "seedrun: settings.uploads.endpoint_url 'http://storage.example.com': a spec may only "
+        "name an https:// storage host (or http:// on loopback: 127.0.0.0/8, ::1 or localhost)"
+    )
+
+
+async def test_a_media_item_file_can_be_moderated(
+    tmp_path: Path, s3: S3, start_sim: SimStarter
+) -> None:
+    shot = image(tmp_path / "shot.png")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        'version: 1\njobs:\n  - name: j\n    prompt: "Image 1 turns."\n'
+        "    media: [{file: shot.png, moderate: true, role: reference_image}]\n" + s3.uploads_yaml()
+    )
+    with trio.fail_after(30):
+        async with start_sim(fetch_images=True) as sim:
+            outcome, runner = await apply_files(sim, spec_path, download=False)
+            (body,) = sent_bodies(sim)
+    assert outcome.status == {"j": "succeeded"}, outcome.reasons
+    entry = runner.lock.assets[f"seedrun://file/{sha256_of(shot)}.png"]
+    assert entry.passed and entry.asset_url
+    assert body["content"][1]["image_url"]["url"] == entry.asset_url

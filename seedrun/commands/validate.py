@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 import trio
 
@@ -21,29 +22,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also check that remote image URLs answer and are within the API's limits "
         "(HEAD and the first bytes only)",
     )
+    p.add_argument(
+        "--allow-private-downloads",
+        action="store_true",
+        help="with --online: let the checks reach loopback and private addresses",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if len(args.spec) == 1:  # one spec: its errors go through the CLI's handler as before
-        return _validate(args.spec[0], online=args.online)
+        return _validate(args.spec[0], args)
     from seedrun.cli import print_error
 
     code = EXIT_OK
     for path in args.spec:
         try:
-            code = max(code, _validate(path, online=args.online))
+            code = max(code, _validate(path, args))
         except SeedrunError as exc:
             code = max(code, print_error(exc))
     return code
 
 
-def _validate(path: str, *, online: bool) -> int:
+def _validate(path: str, args: argparse.Namespace) -> int:
     campaign = load(path)
     result = campaign.validate()
     extra = f" ({result.finals} promoted from drafts)" if result.finals else ""
-    if online:
+    if args.online:
         urls = remote_images(campaign.spec)
-        problems = trio.run(check_remote, urls)
+        problems = trio.run(
+            partial(check_remote, urls, allow_private=args.allow_private_downloads)
+        )
         for problem in problems:
             print(clean(f"{path}: {problem}"), file=sys.stderr)
         if problems:
