@@ -159,7 +159,9 @@ def guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)  # keeps jinja2's pass_context/pass_environment marks
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        spend(1 + sum(size_of(a) for a in args) + sum(size_of(v) for v in kwargs.values()))
+        spend(1)
+        for a in (*args, *kwargs.values()):
+            size_of(a)  # charges the items the filter will walk
         if check is not None and signature is not None:
             try:
                 bound = signature.bind(*args[drop:], **kwargs)

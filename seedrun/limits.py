@@ -49,12 +49,12 @@ MAX_INT_BITS = 100_000
 MAX_PRECISION = 100
 MAX_INDENT = 100
 # Units of work one rendering may take: one unit per loop iteration, call,
-# filter, operator and attribute lookup, plus one per item a filter walks and
-# one per hundred characters or items of each value used. A unit is about a
-# microsecond at most; a typical prompt template takes under 20.
+# filter, operator and attribute lookup (ten per macro call), plus one per ten
+# items and per hundred characters of each value used. A unit is about a
+# microsecond at most; a typical prompt template takes a handful.
 MAX_RENDER_WORK = 250_000
 # Units of work all renderings of one spec may take together: a 100,000-job
-# matrix with a full template (filters, arithmetic, an `if`) takes about 800,000.
+# matrix with a full template (filters, arithmetic, an `if`) takes about 300,000.
 MAX_SPEC_RENDER_WORK = 10_000_000
 # Wall-clock backstop for one rendering, and for all renderings of a spec,
 # in seconds: the work units above are meant to be reached first. The spec's

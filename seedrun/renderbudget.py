@@ -50,18 +50,27 @@ class _Run:
     spec: SpecBudget | None = None
     spec_work: bool = False  # whether the spec's budget, not the rendering's, is the tighter
     started: float = field(default_factory=time.monotonic)
+    clock_at: int = 0  # the clock is read again once ``work`` falls below this
 
     def spend(self, units: int) -> None:
         self.work -= units
+        if self.work < self.clock_at:
+            self.overdrawn()
+
+    def overdrawn(self) -> None:
+        """The slow path of ``spend``: out of units, or time to look at the clock."""
         if self.work < 0:
             if self.spec_work and self.spec is not None:
                 raise self.spec.exhausted()
             raise LimitReached(f"more than {limits.MAX_RENDER_WORK:,} units of work")
         if time.monotonic() > self.deadline:
             raise LimitReached("rendering took too long")
+        self.clock_at = max(0, self.work - _CLOCK_EVERY)  # never below 0: that is the limit
 
 
 RUN: ContextVar[_Run | None] = ContextVar("seedrun_render_run", default=None)
+# Units between two looks at the clock: a unit takes about a microsecond at most.
+_CLOCK_EVERY = 1_000
 
 
 def spend(units: int = 1) -> None:
@@ -86,7 +95,8 @@ class running:
                 raise LimitReached("the templates of this spec took too long to render in all")
             spec_work = self.spec.work < work
             work, seconds = min(work, self.spec.work), min(seconds, self.spec.seconds)
-        self.run = _Run(work, now + seconds, spec=self.spec, spec_work=spec_work)
+        self.run = _Run(work, now + seconds, spec=self.spec, spec_work=spec_work, started=now)
+        self.run.clock_at = max(0, work - _CLOCK_EVERY)
         self.token = RUN.set(self.run)
 
     def __exit__(self, *exc: object) -> None:
@@ -102,6 +112,7 @@ class running:
 
 FLAT = (str, bytes, bytearray)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def size_of(value: Any, limit: int = limits.MAX_SIZE) -> int:
@@ -111,11 +122,22 @@ def size_of(value: Any, limit: int = limits.MAX_SIZE) -> int:
     but each distinct container is walked once, so the measure is cheap even for
     a list that holds itself a million times over.
     """
+    kind = type(value)
+    if kind is str:  # the common case, without a walk
+        total = len(value)
+        if total >= 100:
+            spend(total // 100)
+        if total > limit:
+            raise LimitReached(f"a value of more than {limit:,} characters or items")
+        return total
+    if kind in _SCALARS:
+        return 1
     memo: dict[int, int] = {}
     total = _measure(value, memo)
-    # Walking the containers is work, and so is whatever is done with the value:
-    # a unit per hundred characters or items keeps big strings from being free.
-    spend(len(memo) + total // 100)
+    # Walking the containers is work, and so is whatever is done with the value
+    # (Python-level work per item, C-level per character of a string): a unit per
+    # ten items, or per hundred characters, keeps big values from being free.
+    spend(len(memo) + total // 10)
     if total > limit:
         raise LimitReached(f"a value of more than {limit:,} characters or items")
     return total

@@ -60,34 +60,38 @@ __all__ = ["BoundedEnvironment", "LimitReached", "SpecBudget", "render_bounded",
 
 
 class _Bounded(NodeTransformer):
-    """Routes loops, ``~`` and printed values through the environment's checks."""
+    """Routes loops, ``~``, comparisons and printed values through the environment's checks.
+
+    Each becomes a call of one of the environment's own filters (``seedrun_*``):
+    a filter is called directly, without the sandbox's per-call machinery.
+    """
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
-        node.iter = _env_call("seedrun_iter", [node.iter], node.lineno)  # type: ignore[list-item]
+        node.iter = _check("seedrun_iter", node.iter, [], node.lineno)  # type: ignore[arg-type]
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)
-        return _env_call("seedrun_concat", [nodes.List(node.nodes)], node.lineno)
+        return _check("seedrun_concat", nodes.List(node.nodes), [], node.lineno)
 
     def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
         self.generic_visit(node)
-        operands = [node.expr, *(op.expr for op in node.ops)]
         kinds = nodes.Const(tuple(op.op for op in node.ops))
-        return _env_call("seedrun_compare", [kinds, *operands], node.lineno)
+        return _check("seedrun_compare", node.expr, [kinds, *(op.expr for op in node.ops)],
+                      node.lineno)
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         self.generic_visit(node)
         node.nodes = [
-            n if isinstance(n, nodes.TemplateData) else _env_call("seedrun_out", [n], n.lineno)
+            n if isinstance(n, nodes.TemplateData) else _check("seedrun_out", n, [], n.lineno)
             for n in node.nodes
         ]
         return node
 
 
-def _env_call(name: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
-    return nodes.Call(nodes.EnvironmentAttribute(name), args, [], None, None, lineno=lineno)
+def _check(name: str, value: nodes.Expr, args: list[nodes.Expr], lineno: int) -> nodes.Filter:
+    return nodes.Filter(value, name, args, [], None, None, lineno=lineno)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -102,15 +106,7 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-_F = Callable[..., Any]
 _MACRO_CALL = 10
-
-
-def _free(func: _F) -> _F:
-    """Marks a helper that checks its own arguments (``call`` need not measure them)."""
-    func.seedrun_check_free = True  # type: ignore[attr-defined]
-    return func
-
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """jinja2's immutable sandbox with seedrun's size and work limits on every step."""
@@ -120,6 +116,12 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.filters = {name: guard_filter(name, f) for name, f in self.filters.items()}
+        self.filters.update(
+            seedrun_iter=self.seedrun_iter,
+            seedrun_concat=self.seedrun_concat,
+            seedrun_compare=self.seedrun_compare,
+            seedrun_out=self.seedrun_out,
+        )
 
     def _generate(self, source: nodes.Template, *args: Any, **kwargs: Any) -> str:
         tree = _Bounded().visit(source)
@@ -139,7 +141,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         spend(_MACRO_CALL if isinstance(__obj, Macro | LoopContext) else 1)
         if isinstance(__obj, LoopContext) and args:  # a recursive loop's next level
             args = (counted(iter(args[0])), *args[1:])
-        elif not getattr(__obj, "seedrun_check_free", False):
+        else:
             for a in (*args, *kwargs.values()):
                 size_of(a)
             args = check_method(__obj, args, kwargs)
@@ -195,17 +197,15 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     # ---- the helpers the rewritten templates call (see _Bounded)
 
-    @_free
     def seedrun_iter(self, items: Any) -> Iterator[Any]:
         return counted(iter(items))
 
-    @_free
     def seedrun_concat(self, parts: list[Any]) -> str:
         texts = [str(p) if size_of(p) else "" for p in parts]
         return self.concat(texts)
 
-    @_free
-    def seedrun_compare(self, kinds: tuple[str, ...], *operands: Any) -> Any:
+    def seedrun_compare(self, first: Any, kinds: tuple[str, ...], *rest: Any) -> Any:
+        operands = (first, *rest)
         for x in operands:
             size_of(x)  # comparing two huge nested lists walks both
         left, result = operands[0], True
@@ -216,7 +216,6 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             left = right
         return result
 
-    @_free
     def seedrun_out(self, value: Any) -> Any:
         size = size_of(value, limits.MAX_OUTPUT)
         run = RUN.get()

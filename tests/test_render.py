@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from seedrun import limits
 from seedrun.render import RenderError, SpecBudget, render
 
 CTX: dict[str, Any] = {"brand": "Lumen", "n": 3, "job": {"name": "spin", "index": 0, "id": "spin"}}
@@ -187,10 +188,20 @@ def test_the_spec_budget_is_shared_by_every_rendering() -> None:
         for _ in range(10):
             render(source, CTX, budget)
             rendered += 1
-    assert rendered == 4  # about 200 units each: the fifth rendering runs out
+    assert rendered == 9  # 101 units each (the range call, 100 iterations): the tenth runs out
     assert str(info.value) == (
         "template exceeds a limit: the templates of this spec need more than 1,000 "
         "units of work in all (see docs/limits.md)"
+    )
+
+
+def test_the_clock_backs_up_the_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_RENDER_SECONDS", 0.0)
+    assert render("{% for i in range(500) %}{% endfor %}ok", CTX) == "ok"  # read every 1,000
+    with pytest.raises(RenderError) as info:
+        render("{% for i in range(5000) %}{% endfor %}", CTX)
+    assert str(info.value) == (
+        "template exceeds a limit: rendering took too long (see docs/limits.md)"
     )
 
 
