@@ -17,7 +17,7 @@ from pathlib import Path
 
 from seedrun.errors import ConfigError, SeedrunError
 from seedrun.files import read_lock
-from seedrun.localfiles import repo_root
+from seedrun.localfiles import repository_root
 from seedrun.lockfile import Lock
 
 HASH_CHUNK = 1 << 20
@@ -43,7 +43,7 @@ def outputs_dir(spec_dir: str | None, spec_path: Path, *, allow_outside: bool = 
     target = spec_path.parent / spec_dir
     if allow_outside:
         return target
-    root = repo_root(spec_path.parent)
+    root = repository_root(spec_path.parent)
     if Path(spec_dir).is_absolute() or not target.resolve().is_relative_to(root):
         raise ConfigError(
             f"{spec_path}: outputs.dir {spec_dir!r} leads out of the spec's repository "
