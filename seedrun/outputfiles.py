@@ -90,6 +90,9 @@ def foreign_outputs(lock_path: Path) -> dict[Path, str]:
     """Files that the folder's other lockfiles record, resolved -> that lockfile's name."""
     owned: dict[Path, str] = {}
     me = lock_path.resolve()
+    # A path this campaign records too is its own (a backup copy of the lockfile
+    # records the same files): only the others' paths are off limits.
+    mine = _recorded(read_lock(lock_path), lock_path.parent) if lock_path.exists() else set()
     for other in sorted(lock_path.parent.glob("*.lock")):
         if other.resolve() == me:
             continue
@@ -97,11 +100,18 @@ def foreign_outputs(lock_path: Path) -> dict[Path, str]:
             lock = read_lock(other)
         except SeedrunError:
             continue  # not ours to judge here; its own commands report it
-        for entry in lock.jobs.values():
-            for ref in (entry.output, entry.last_frame):
-                if ref is not None:
-                    owned[(other.parent / ref.path).resolve()] = other.name
+        for path in _recorded(lock, other.parent) - mine:
+            owned[path] = other.name
     return owned
+
+
+def _recorded(lock: Lock, folder: Path) -> set[Path]:
+    return {
+        (folder / ref.path).resolve()
+        for entry in lock.jobs.values()
+        for ref in (entry.output, entry.last_frame)
+        if ref is not None and not ref.path.startswith("s3://")
+    }
 
 
 def clashes(planned: Mapping[str, Path], owned: Mapping[Path, str]) -> list[str]:
