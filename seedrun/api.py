@@ -25,11 +25,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import math
-import signal
-import sys
-import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,21 +33,22 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from seedrun import applying, preflight
 from seedrun import plan as planner
-from seedrun import preflight
 from seedrun.cost import Estimate, estimate, usage_table
 from seedrun.diff import LockDiff, diff_locks
 from seedrun.errors import EXIT_INTERRUPTED, EXIT_JOBS_FAILED, EXIT_OK, EXIT_USAGE, ConfigError
 from seedrun.files import default_lock_path, read_lock, read_spec
 from seedrun.lockfile import Lock
 from seedrun.outputfiles import missing_outputs
-from seedrun.spec import Job, Spec, glob_regex, select
+from seedrun.selection import check_select
+from seedrun.spec import Job, Spec
 from seedrun.store import current_lock, journal_path, read_journal
 
 if TYPE_CHECKING:
+    from seedrun.applying import MakeReporter
     from seedrun.commands.status import Report as StatusReport
-    from seedrun.config import ApiConfig
-    from seedrun.runner import Reporter, Runner
+    from seedrun.runner import Outcome, Reporter, Runner
 
 __all__ = [
     "ApplyResult",
@@ -125,6 +122,7 @@ class ApplyResult:
     lock_path: Path
     report_path: Path | None
     lock: Lock = field(repr=False)
+    outcome: Outcome | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -272,153 +270,55 @@ class Campaign:
     async def apply_async(
         self,
         *,
-        sim: bool = False,
-        sim_task_seconds: tuple[float, float] = (2.0, 4.0),
-        base_url: str | None = None,
-        select: Sequence[str] = (),
-        replace: Sequence[str] = (),
-        keep_seed: bool = False,
-        retry_failed: bool = True,
-        resubmit_unknown: bool = False,
-        download: bool = True,
-        detach: bool = False,
-        max_in_flight: int | None = None,
-        rps: float | None = None,
-        budget: int | None = None,
-        poll_floor: float | None = None,
-        shard: str | None = None,
-        report: bool = True,
         reporter: Reporter | None = None,
+        _make_reporter: MakeReporter | None = None,
         _control: _Control | None = None,
+        _locked: bool = False,
+        **options: Any,
     ) -> ApplyResult:
         """Moderate, submit, poll and download; record everything in the lockfile.
 
-        The options are the CLI's (``seedrun apply --help``). ``sim`` runs against
-        a fresh built-in simulator. ``reporter`` receives each job's progress
+        The options are the CLI's flags by name (``seedrun apply --help``; the
+        fields of ``seedrun.applying.ApplyOptions``): ``sim``, ``sim_task_seconds``,
+        ``base_url``, ``select``, ``replace``, ``keep_seed``, ``retry_failed``,
+        ``resubmit_unknown``, ``download``, ``detach``, ``max_in_flight``, ``rps``,
+        ``budget``, ``poll_floor``, ``shard``, ``report``... ``sim`` runs against a
+        fresh built-in simulator. ``reporter`` receives each job's progress
         (default: nothing is printed).
         """
-        from seedrun.config import resolve
-        from seedrun.runner import Reporter, RunOptions
-        from seedrun.shard import in_shard, parse_shard
-        from seedrun.store import RunLock
+        from seedrun.runner import Reporter
 
-        spec = self.spec
-        check_select(spec.jobs, select)
-        jobs = select_jobs(spec.jobs, select)
-        if shard:
-            index, count = parse_shard(shard)
-            jobs = in_shard(spec.jobs, jobs, index, count)
-        _check_numbers(max_in_flight, rps, poll_floor, budget, sim_task_seconds)
-        conf = None if sim else resolve(cli_base_url=base_url, spec_base_url=spec.settings.base_url)
-        settings = spec.settings
-        options = RunOptions(
-            max_in_flight=max_in_flight or settings.max_in_flight,
-            poll_floor=poll_floor or settings.poll_min_interval,
-            task_timeout=settings.task_timeout,
-            retry_failed=retry_failed,
-            resubmit_unknown=resubmit_unknown,
-            download=download,
-            detach=detach,
-            keep_seed=keep_seed,
-            replace=tuple(replace),
-            budget_tokens=budget if budget is not None else settings.budget_tokens,
-        )
+        try:
+            chosen = applying.ApplyOptions(**options)
+        except TypeError as exc:
+            raise ConfigError(f"apply: {exc}") from None
+        prepared = applying.prepare(self.spec, self.path, chosen)
         control = _control or _Control()
-        with RunLock(self.lock_path).held():
-            runner = await self._run(
-                jobs, conf, sim_task_seconds, options, rps, reporter or Reporter(), control
-            )
-        report_path = None
-        if report:
-            from seedrun.errors import SeedrunError
-            from seedrun.report import default_report_path, write_report
-
-            try:
-                report_path = write_report(
-                    spec,
-                    runner.lock,
-                    lock_path=self.lock_path,
-                    out=default_report_path(self.lock_path),
-                )
-            except SeedrunError as exc:  # a good run is not failed by its report
-                print(f"seedrun: report not written: {exc}", file=sys.stderr)
-        outcome = runner.outcome
+        make = _make_reporter or (lambda total, stats: reporter or Reporter())
+        done = await applying.run(
+            self.spec,
+            self.lock_path,
+            prepared,
+            chosen,
+            make_reporter=make,
+            on_runner=lambda runner: control.started(runner, trio.lowlevel.current_trio_token()),
+            locked=_locked,
+        )
+        outcome = done.runner.outcome
         return ApplyResult(
-            exit_code=_exit_code(runner, detach=detach),
+            exit_code=_exit_code(done.runner, detach=chosen.detach),
             status=dict(outcome.status),
             reasons=dict(outcome.reasons),
             undone=tuple(outcome.undone),
             fatal=outcome.fatal,
             lock_path=self.lock_path,
-            report_path=report_path,
-            lock=runner.lock,
+            report_path=done.report,
+            lock=done.runner.lock,
+            outcome=outcome,
         )
-
-    async def _run(
-        self,
-        jobs: list[Job],
-        conf: ApiConfig | None,
-        sim_seconds: tuple[float, float],
-        options: Any,
-        rps: float | None,
-        reporter: Reporter,
-        control: _Control,
-    ) -> Runner:
-        from seedrun.client import SeedanceClient
-        from seedrun.pacer import Pacer
-        from seedrun.runner import Runner
-        from seedrun.store import Journal, recover, write_lock
-
-        lock = recover(self.lock_path)
-        outputs = preflight.check(self.spec, self.path)
-        async with _api(conf, sim_seconds, lock) as api:
-            pacer = Pacer(rps or self.spec.settings.requests_per_second)
-            async with SeedanceClient(
-                base_url=api.base_url, api_key=api.api_key, pacer=pacer
-            ) as client:
-                # Opened once the client exists: a bad base URL or key must not leave a
-                # journal behind (the next run would fold it into an empty lockfile).
-                journal = Journal(journal_path(self.lock_path))
-                runner = Runner(
-                    self.spec,
-                    jobs,
-                    lock,
-                    lock_dir=self.lock_path.parent.resolve(),
-                    outputs_dir=outputs,
-                    client=client,
-                    journal=journal,
-                    options=options,
-                )
-                runner.reporter = reporter
-                try:
-                    async with trio.open_nursery() as nursery:
-                        control.started(runner, trio.lowlevel.current_trio_token())
-                        if threading.current_thread() is threading.main_thread():
-                            nursery.start_soon(_on_sigint, runner)
-                        await runner.run()
-                        nursery.cancel_scope.cancel()
-                finally:
-                    journal.close()
-                    write_lock(self.lock_path, runner.lock)
-                    journal_path(self.lock_path).unlink(missing_ok=True)
-        return runner
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def check_select(jobs: Sequence[Job], patterns: Sequence[str]) -> None:
-    """A ``--select`` glob that matches no job is a usage error, not an empty run."""
-    for pattern in patterns:
-        rx = glob_regex(pattern)
-        if not any(rx.fullmatch(j.id) for j in jobs):
-            shown = ", ".join(j.id for j in jobs[:3])
-            raise ConfigError(f"--select {pattern!r} matches no job; job ids are like: {shown}")
-
-
-def select_jobs(jobs: Sequence[Job], patterns: Sequence[str]) -> list[Job]:
-    """The jobs matching ``patterns`` and the jobs they depend on; all without patterns."""
-    return select(jobs, patterns) if patterns else list(jobs)
 
 
 def _lock_of(side: str | Path | Lock) -> Lock:
@@ -427,25 +327,6 @@ def _lock_of(side: str | Path | Lock) -> Lock:
     from seedrun.gitfiles import read_lock_arg
 
     return read_lock_arg(str(side))
-
-
-def _check_numbers(
-    max_in_flight: int | None,
-    rps: float | None,
-    poll_floor: float | None,
-    budget: int | None,
-    sim_seconds: tuple[float, float],
-) -> None:
-    if max_in_flight is not None and max_in_flight < 1:
-        raise ConfigError("--max-in-flight must be at least 1")
-    for flag, value in (("--rps", rps), ("--poll-floor", poll_floor)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ConfigError(f"{flag} must be a positive number, got {value}")
-    if budget is not None and budget < 1:
-        raise ConfigError(f"--budget must be at least 1 token, got {budget}")
-    low, high = sim_seconds
-    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
-        raise ConfigError(f"--sim-task-seconds wants 0 < MIN <= MAX, got {low},{high}")
 
 
 def _exit_code(runner: Runner, *, detach: bool) -> int:
@@ -498,27 +379,3 @@ class _Control:
             return
         with contextlib.suppress(trio.RunFinishedError):
             trio.from_thread.run_sync(runner.stop, "interrupted", trio_token=token)
-
-
-async def _on_sigint(runner: Runner) -> None:
-    with trio.open_signal_receiver(signal.SIGINT) as signals:
-        async for _ in signals:
-            runner.stop("interrupted")
-            return
-
-
-@contextlib.asynccontextmanager
-async def _api(
-    conf: ApiConfig | None, seconds: tuple[float, float], lock: Lock
-) -> AsyncIterator[ApiConfig]:
-    from seedrun.config import ApiConfig
-    from seedrun.sim import SimConfig, running_sim
-
-    if conf is not None:
-        yield conf
-        return
-    async with running_sim(SimConfig(task_seconds=seconds, concurrency=None)) as sim:
-        # A fresh simulator per run: it must know the asset ids an earlier
-        # simulated run got approved, as the real service would.
-        sim.state.assets.update(a.asset_url for a in lock.assets.values() if a.asset_url)
-        yield ApiConfig(base_url=sim.base_url, api_key=sim.api_key)

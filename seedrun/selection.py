@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Protocol, TypeVar
 
 from seedrun.campaign import Job
+from seedrun.errors import ConfigError
+from seedrun.safetext import clean
 
 
 @lru_cache(maxsize=256)
@@ -15,6 +17,15 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     """Glob over job ids: only ``*`` and ``?`` are special, so ``[`` in ids stays literal."""
     parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
     return re.compile("".join(parts), re.DOTALL)
+
+
+def check_select(jobs: Sequence[Job], patterns: Iterable[str]) -> None:
+    """A ``--select`` glob that matches no job is a usage error, not an empty run."""
+    for pattern in patterns:
+        rx = glob_regex(pattern)
+        if not any(rx.fullmatch(j.id) for j in jobs):
+            shown = ", ".join(clean(j.id) for j in jobs[:3])
+            raise ConfigError(f"--select {pattern!r} matches no job; job ids are like: {shown}")
 
 
 def select(jobs: Iterable[Job], patterns: Iterable[str]) -> list[Job]:

@@ -3,13 +3,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from seedrun.errors import ConfigError
 from seedrun.files import read_spec
-from seedrun.safetext import clean, json_text
-from seedrun.spec import Job, glob_regex, select
+from seedrun.safetext import json_text
+from seedrun.selection import check_select
+from seedrun.spec import select
 
 HELP = "print the exact request bodies as JSON lines; no network"
 
@@ -44,10 +43,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_select(jobs: Sequence[Job], patterns: Sequence[str]) -> None:
-    """A ``--select`` glob that matches no job is a usage error, not an empty run."""
-    for pattern in patterns:
-        rx = glob_regex(pattern)
-        if not any(rx.fullmatch(j.id) for j in jobs):
-            shown = ", ".join(clean(j.id) for j in jobs[:3])
-            raise ConfigError(f"--select {pattern!r} matches no job; job ids are like: {shown}")
