@@ -267,8 +267,8 @@ class Forecast:
     def _ended_by(self, t: Track, at: float) -> bool:
         if t.end is not None:
             return t.end <= at
-        if at <= t.checked:
-            return False
+        if at <= t.checked + self.floor:
+            return False  # seen running a moment ago (answers of one round arrive spread)
         shortest = self.runtimes.shortest(t.group)
         return shortest is not None and t.start(None) + shortest <= at
 
@@ -292,7 +292,9 @@ class Forecast:
                 slots.append(self._expected_end(t, now))
             else:
                 waiting.append(t)
-        waiting.sort(key=lambda t: t.order)
+        # Among tasks created in the same second (a resume knows no better), one
+        # seen queued lately goes behind those not asked since: they may have started.
+        waiting.sort(key=lambda t: (t.order[0], t.not_before, t.order[1]))
         moved: list[str] = []
         cap = self.cap
         if cap is None and self._queue_seen:
@@ -332,9 +334,11 @@ class Forecast:
         samples = self.runtimes.samples(t.group)
         ran = t.checked - start
         longer = [s for s in samples if s > ran]
+        # Not clamped to now: an overdue task may have ended (and freed its slot)
+        # at its expected end, and the next queued task started then.
         if longer:
-            return max(now, start + sum(longer) / len(longer))
-        return max(now, t.checked + max(self.floor, ran * 0.25))
+            return start + sum(longer) / len(longer)
+        return t.checked + max(self.floor, ran * 0.25)
 
     def tail(self) -> float | None:
         """Once every task of the run is in flight: the moment before which the run

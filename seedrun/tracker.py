@@ -40,7 +40,7 @@ LIST_PAGE = 100
 # A sweep waits until this many tasks are due ...
 SWEEP_BATCH = 4
 # ... or the first due one has waited this fraction of a typical run time.
-SWEEP_LAG = 0.25
+SWEEP_LAG = 0.35
 NOT_FOUND_PATIENCE = 600.0
 TROUBLE_BACKOFF_CAP = 60.0
 # The queue note waits until creates have paused this long (seconds).
