@@ -80,6 +80,7 @@ class Track:
     progress: tuple[tuple[float, float], ...] = ()
     predicted: float | None = None  # predicted start while queued
     counted: bool = False  # its start was counted for the cap
+    fair: bool = False  # its run time is a fair sample (see _learn)
 
     @property
     def started(self) -> bool:
@@ -185,6 +186,8 @@ class Forecast:
 
     def _learn(self, t: Track, state: TaskState, sent: float, received: float) -> None:
         if state.status == "queued":
+            if t.status != "queued":
+                t.predicted = None  # first sure sign it waits: placed again before its next poll
             t.status = "queued"
             t.not_before = max(t.not_before, sent)
             t.checked = max(t.checked, sent)
@@ -196,6 +199,15 @@ class Forecast:
                 lo, hi = _narrow(lo, hi, self.clock.local(state.updated_at))
             t.start_lo, t.start_hi = lo, hi
             self._running[t.task_id] = t
+            # Seen running by a poll whose moment did not hang on its run time (a
+            # create's answer, a resumed task's first poll, or one made before any
+            # task could have ended)? Only then is its run time a fair sample: a
+            # poll aimed at its predicted end finds it running only if it is long.
+            shortest = self._exact_min.get(t.group, 2 * self.floor)
+            at_create = t.status == "sent" and received - t.order[0] <= self.floor
+            t.fair = state.status == "running" and (
+                at_create or t.status == "unknown" or sent - t.start(None) <= shortest
+            )
         if state.status == "running":
             t.status = "running"
             t.checked = max(t.checked, sent)
@@ -220,7 +232,7 @@ class Forecast:
             run = t.end - start
             # A task never seen running (resumed, or queued then done) has a vague
             # start: its run time only serves until closer ones are known.
-            if run > 0 and width <= max(0.5 * run, 2 * self.floor):
+            if run > 0 and t.fair and width <= max(0.5 * run, 2 * self.floor):
                 self.runtimes.observe(t.group, run)
             elif run > 0:
                 self.runtimes.warm(t.group, run)
@@ -290,6 +302,15 @@ class Forecast:
         for t in self.tracks.values():
             if t.started:
                 slots.append(self._expected_end(t, now))
+            elif (
+                t.predicted is not None
+                and t.not_before < t.predicted <= now
+                and (run := self.runtimes.expected(t.group)) is not None
+            ):
+                # Predicted to have started, and nothing says otherwise: it keeps
+                # its start and its slot (replaying it from now would slide every
+                # prediction later at each plan until a poll confirms it).
+                slots.append(t.predicted + run)
             else:
                 waiting.append(t)
         # Among tasks created in the same second (a resume knows no better), one
@@ -301,8 +322,11 @@ class Forecast:
             # The provider queues, and its cap is not counted yet: as many as run.
             cap = max(1, len(slots))
         if cap is not None:
+            # More running than the cap: the ones ending first have ended, and
+            # those presumed started took their slots. Each slot frees at the
+            # end of its last occupant.
             slots.sort()
-            slots = slots[:cap] + [now] * max(0, cap - len(slots))
+            slots = slots[-cap:] + [now] * max(0, cap - len(slots))
             heapq.heapify(slots)
         previous = now
         # Tasks resumed and not asked yet may run: until they answer, the queue is unknown.
@@ -351,9 +375,14 @@ class Forecast:
             return None
         latest: float | None = None
         for t in self.tracks.values():
-            shortest = self.runtimes.shortest(t.group)
+            # The shortest run measured closely; else a low quantile of the runs
+            # seen (one spread from a wide interval may be far too short).
+            shortest = self._exact_min.get(t.group)
             if shortest is None:
-                return None
+                samples = self.runtimes.samples(t.group)
+                if len(samples) < MIN_SAMPLES:
+                    return None
+                shortest = samples[len(samples) // 4]
             end_lo = t.start(self.runtimes.expected(t.group)) + shortest
             latest = end_lo if latest is None else max(latest, end_lo)
         return latest
@@ -372,6 +401,10 @@ class Forecast:
             # Not in the queue's play yet: the next plan (soon) places it.
             return now + REPLAN_EVERY + self.floor
         run = self.runtimes.expected(t.group)
+        if not t.started and run is not None and not self.has_samples(t.group):
+            # Queued, and a run time or two seen: poll when it could be done, not
+            # at the floor from its predicted start.
+            return max(now + self.floor, t.start(run) + run)
         outlook = Outlook(
             now=now,
             start=t.start(run),

@@ -35,6 +35,7 @@ MIN_SAMPLES = 3
 COLD_GROWTH = 0.5
 # Outlived every run time seen: poll at this fraction of the run so far.
 OVERDUE_PATIENCE = 0.25
+LONG_PATIENCE = 0.1
 LONG_WAIT = 600.0
 LONG_WAIT_INTERVAL = 60.0
 MAX_INTERVAL = 300.0
@@ -55,6 +56,7 @@ class DurationModel:
         self._recent: dict[str, deque[float]] = {}
         self._sorted: dict[str, list[float]] = {}
         self._warm: dict[str, list[float]] = {}
+        self._size: dict[str, float] = {}
 
     def observe(self, group: str, run_seconds: float) -> None:
         recent = self._recent.setdefault(group, deque())
@@ -71,11 +73,30 @@ class DurationModel:
             if len(warm) < self.window:
                 bisect.insort(warm, run_seconds)
 
+    def size(self, group: str, seconds: float) -> None:
+        """The video seconds of the group's tasks: a group with no run time of
+        its own borrows the others', scaled by this (a 15 s video runs about
+        three times as long as a 5 s one)."""
+        if seconds > 0:
+            self._size[group] = seconds
+
     def samples(self, group: str) -> list[float]:
         live = self._sorted.get(group, [])
-        if len(live) >= MIN_SAMPLES or group not in self._warm:
+        if len(live) >= MIN_SAMPLES:
             return live
-        return sorted(live + self._warm[group])
+        if group in self._warm:
+            return sorted(live + self._warm[group])
+        if group not in self._size:
+            return live
+        return sorted(live + self._borrowed(group))
+
+    def _borrowed(self, group: str) -> list[float]:
+        size = self._size[group]
+        out: list[float] = []
+        for other, samples in self._sorted.items():
+            if other != group and other in self._size and len(samples) >= MIN_SAMPLES:
+                out.extend(x * size / self._size[other] for x in samples)
+        return sorted(out)
 
     def expected(self, group: str) -> float | None:
         """The mean run time of the group, or of every group when it has none."""
@@ -118,7 +139,10 @@ def next_poll(o: Outlook, samples: list[float], floor: float, tail: float | None
     if target is None:
         ran = max(0.0, o.now - o.start)
         factor = COLD_GROWTH if len(samples) < MIN_SAMPLES else OVERDUE_PATIENCE
-        target = max(o.now, o.start) + max(floor, factor * ran)
+        # Growing gaps, but after long waits no more than a tenth of the wait
+        # (or a minute): a task hours long is still seen soon after its end.
+        gap = min(factor * ran, max(LONG_WAIT_INTERVAL, LONG_PATIENCE * ran))
+        target = max(o.now, o.start) + max(floor, gap)
     return min(max(target + MARGIN, lower), max(lower, o.now + MAX_INTERVAL))
 
 

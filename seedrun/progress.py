@@ -28,7 +28,7 @@ DONE = ("succeeded", "failed", "blocked", "unknown", "cancelled")
 COLUMNS = ("pending", "submitting", "queued", "running", *DONE)
 RATE_WINDOW = 5.0  # seconds of request counts behind requests/s
 RATE_MIN_SPAN = 1.0  # less history than this: no rate yet
-ETA_EVERY = 0.5  # seconds between two recomputations of the ETA
+ETA_EVERY = 1.0  # seconds between two recomputations of the ETA (a pass over all tasks)
 
 
 class RateWindow:

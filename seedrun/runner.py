@@ -636,6 +636,7 @@ class Runner:
             submitted=submitted,
             deadline=deadline,
             resumed=resumed,
+            seconds=float(job.params.get("duration") or 5),
         )
         self.reporter.job(job.id, entry.status)
         seen = 0

@@ -30,6 +30,7 @@ from seedrun.client import SeedanceClient
 from seedrun.errors import ApiError, AuthError, BadResponse, TaskNotFound, Unsupported
 from seedrun.eta import Forecast, RunView, ServerClock
 from seedrun.models import TaskState
+from seedrun.polling import LONG_WAIT
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,15 @@ class Tracker:
         submitted: float,
         deadline: float | None,
         resumed: bool = False,
+        seconds: float | None = None,
     ) -> Watch:
         """Follow a task: just created (sent at ``submitted``, answered ``state``), or
-        ``resumed`` from a lockfile (``submitted``: its creation, as well as known)."""
+        ``resumed`` from a lockfile (``submitted``: its creation, as well as known).
+        ``seconds``: the video's duration, so a new kind of task borrows the run
+        times of the others in proportion."""
         now = self.clock()
+        if seconds is not None:
+            self.model.size(group, seconds)
         w = Watch(api, state.task_id, group, submitted, deadline, state, last_poll=now)
         self.forecast.add(
             w.task_id,
@@ -255,8 +261,11 @@ class Tracker:
         typical = self.model.expected("") or 0.0
         horizon = now + max(self.floor, SWEEP_LAG * typical)
         due = [w for w in ranked if w.due <= horizon]
-        pages = max(1, -(-len(due) // LIST_PAGE))
-        return ranked[: max(len(due), min(len(ranked), pages * LIST_PAGE))]
+        # The rest of the page is free: top it up with the next due, except tasks
+        # that have waited long enough to be asked only about once a minute.
+        room = max(1, -(-len(due) // LIST_PAGE)) * LIST_PAGE - len(due)
+        spare = [w for w in ranked[len(due) :] if now - w.submitted < LONG_WAIT]
+        return due + spare[:room]
 
     async def _sweep(self, now: float) -> None:
         """One list request (a page per 100 tasks) for the tasks that may be done."""

@@ -128,3 +128,18 @@ def test_warm_start_serves_until_the_run_has_its_own_samples() -> None:
     model.observe("a", 11.0)
     model.observe("a", 12.0)
     assert model.samples("a") == [10.0, 11.0, 12.0]  # three of its own: the lockfile steps aside
+
+
+def test_a_new_kind_of_task_borrows_run_times_in_proportion_to_its_video() -> None:
+    model = DurationModel()
+    model.size("5s", 5)
+    model.size("15s", 15)
+    for run in (2.0, 2.5, 3.0):
+        model.observe("5s", run)
+    assert model.samples("15s") == [6.0, 7.5, 9.0]
+    # Its own run times, once it has three, replace the borrowed ones.
+    for run in (4.0, 4.5, 5.0):
+        model.observe("15s", run)
+    assert model.samples("15s") == [4.0, 4.5, 5.0]
+    # Without a size, nothing is borrowed.
+    assert model.samples("other") == []

@@ -102,7 +102,7 @@ async def test_mixed_durations_are_learnt_per_group(tmp_path: Path, start_sim: S
             continue
         first = min(_gets(sim, task))
         if task.request.duration == 15:
-            assert first >= task.start + 0.7  # not polled at the pace of the short ones
+            assert first >= task.start + 0.5  # not polled at the pace of the short ones
         else:
             assert first <= task.end + 0.3  # not at the pace of the long ones
 
