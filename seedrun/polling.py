@@ -1,13 +1,23 @@
 """When to poll a task next. Pure: numbers in, numbers out.
 
-The aim is one poll just after a task ends, and few polls before it:
-- durations of tasks already finished in this run (turnaround from submit to
-  end) form an empirical distribution; the next poll goes at a quantile of the
-  time still remaining, *given* the task has already outlived what we waited;
-- where the flavour reports ``progress``, two samples extrapolate the end;
-- a floor keeps any one task from being polled too often, and the interval
-  grows with the time already waited, so a flex task queued for hours is polled
-  about once a minute after ten minutes, and more rarely after that.
+The aim is one poll just after a task ends, and few polls before it. Every
+time here is *run* time, counted from the moment the task started on the
+provider, never from submit: time spent queued behind other tasks says
+nothing about how long this one will run (``seedrun.eta`` estimates the start).
+
+- Run times of finished tasks form an empirical distribution per group of
+  similar tasks (model, resolution, duration, draft, tier). The next poll goes
+  at a quantile of the run time still ahead, *given* the task has already run
+  as long as we saw. A campaign's earlier runs seed it (warm start) until this
+  run has seen a few tasks of its own.
+- Where the flavour reports ``progress``, two samples extrapolate the end.
+- With no history at all, polls grow geometrically from the floor.
+- A task that outlived every run time seen is polled at a fraction of its run
+  so far: it is genuinely long, not just queued.
+- Near the end of a run (``tail``) no gap may pass that moment by more than the
+  floor, because only the last task's detection decides the makespan.
+- Politeness: never more often than the floor, and once a task has waited ten
+  minutes (a flex task may wait hours), about once a minute at most.
 """
 
 from __future__ import annotations
@@ -16,86 +26,142 @@ import bisect
 from collections import deque
 from dataclasses import dataclass
 
-# Before anything has finished, poll at these multiples of the floor.
-COLD_START_FACTOR = 0.5
-# Aim polls at this quantile of the remaining time: above the median, so most
+# Aim polls at this quantile of the remaining run time: above the median, so most
 # polls find the task done, below the tail, so detection stays quick.
 TARGET_QUANTILE = 0.6
-# Interval at least this fraction of the time already waited.
-PATIENCE = 0.1
+# This many run times of the group seen in this run replace the warm start.
+MIN_SAMPLES = 3
+# No history: the next poll after half the run time so far (at least the floor).
+COLD_GROWTH = 0.5
+# Outlived every run time seen: poll at this fraction of the run so far.
+OVERDUE_PATIENCE = 0.25
+LONG_PATIENCE = 0.1
 LONG_WAIT = 600.0
 LONG_WAIT_INTERVAL = 60.0
 MAX_INTERVAL = 300.0
-# Small margin past the predicted end, so the poll lands after it.
+# Small margin past a predicted end, so the poll lands after it.
 MARGIN = 0.05
 
 
-@dataclass(frozen=True)
-class Observation:
-    """What the last poll (or the create answer) told us about one task."""
-
-    elapsed: float  # seconds since submit
-    progress: float | None = None  # 0..100 when the flavour gives it
-    prev_elapsed: float | None = None
-    prev_progress: float | None = None
-
-
 class DurationModel:
-    """Recent turnaround times of finished tasks, per group of similar tasks."""
+    """Run times (start to end) of finished tasks, per group of similar tasks.
+
+    ``warm`` holds what a campaign's lockfile remembers (created to updated, which
+    may include time queued, so it is an upper estimate); it is used only until
+    this run has seen ``MIN_SAMPLES`` tasks of the group itself.
+    """
 
     def __init__(self, window: int = 200) -> None:
         self.window = window
         self._recent: dict[str, deque[float]] = {}
         self._sorted: dict[str, list[float]] = {}
+        self._warm: dict[str, list[float]] = {}
+        self._size: dict[str, float] = {}
 
-    def observe(self, group: str, turnaround: float) -> None:
+    def observe(self, group: str, run_seconds: float) -> None:
         recent = self._recent.setdefault(group, deque())
         ordered = self._sorted.setdefault(group, [])
-        recent.append(turnaround)
-        bisect.insort(ordered, turnaround)
+        recent.append(run_seconds)
+        bisect.insort(ordered, run_seconds)
         if len(recent) > self.window:
             old = recent.popleft()
             del ordered[bisect.bisect_left(ordered, old)]
 
+    def warm(self, group: str, run_seconds: float) -> None:
+        if run_seconds > 0:
+            warm = self._warm.setdefault(group, [])
+            if len(warm) < self.window:
+                bisect.insort(warm, run_seconds)
+
+    def size(self, group: str, seconds: float) -> None:
+        """The video seconds of the group's tasks: a group with no run time of
+        its own borrows the others', scaled by this (a 15 s video runs about
+        three times as long as a 5 s one)."""
+        if seconds > 0:
+            self._size[group] = seconds
+
     def samples(self, group: str) -> list[float]:
-        return self._sorted.get(group, [])
+        live = self._sorted.get(group, [])
+        if len(live) >= MIN_SAMPLES:
+            return live
+        if group in self._warm:
+            return sorted(live + self._warm[group])
+        if group not in self._size:
+            return live
+        return sorted(live + self._borrowed(group))
+
+    def _borrowed(self, group: str) -> list[float]:
+        size = self._size[group]
+        out: list[float] = []
+        for other, samples in self._sorted.items():
+            if other != group and other in self._size and len(samples) >= MIN_SAMPLES:
+                out.extend(x * size / self._size[other] for x in samples)
+        return sorted(out)
 
     def expected(self, group: str) -> float | None:
+        """The mean run time of the group, or of every group when it has none."""
         s = self.samples(group)
-        return s[len(s) // 2] if s else None
+        if s:
+            return sum(s) / len(s)
+        every = [x for g in set(self._sorted) | set(self._warm) for x in self.samples(g)]
+        return sum(every) / len(every) if every else None
+
+    def shortest(self, group: str) -> float | None:
+        s = self.samples(group)
+        return s[0] if len(s) >= MIN_SAMPLES else None
 
 
-def next_delay(obs: Observation, samples: list[float], floor: float) -> float:
-    """Seconds until the next poll of a task, from now."""
-    e = obs.elapsed
-    lower = max(floor, PATIENCE * e)
-    if e >= LONG_WAIT:
-        lower = max(lower, LONG_WAIT_INTERVAL)
-    target = _by_progress(obs)
+@dataclass(frozen=True)
+class Outlook:
+    """What is known of one task in flight, in the tracker's clock (seconds)."""
+
+    now: float
+    start: float  # when it started (estimated), or when it is predicted to start
+    started: bool  # seen running or ended; False: still queued (start predicted)
+    waited: float  # seconds since the create
+    progress: tuple[tuple[float, float], ...] = ()  # (time, percent) samples, oldest first
+
+
+def next_poll(o: Outlook, samples: list[float], floor: float, tail: float | None = None) -> float:
+    """The time (same clock as ``o.now``) of the task's next poll."""
+    lower = o.now + floor
+    if o.waited >= LONG_WAIT:
+        lower = o.now + max(floor, LONG_WAIT_INTERVAL)
+    target = _by_progress(o)
     if target is None:
-        target = _by_history(e, samples)
+        target = _by_history(o, samples)
+    if target is not None and tail is not None and o.waited < LONG_WAIT:
+        # Near the run's end: no gap passes the moment the run could be over by
+        # more than the floor. (Not for a task past every run time seen: how
+        # long it still runs is anyone's guess, and polling it densely for that
+        # long would cost more than it saves.)
+        target = min(target, max(tail, lower))
     if target is None:
-        target = max(floor, COLD_START_FACTOR * max(e, floor))
-    return min(max(target + MARGIN, lower), max(lower, MAX_INTERVAL))
+        ran = max(0.0, o.now - o.start)
+        factor = COLD_GROWTH if len(samples) < MIN_SAMPLES else OVERDUE_PATIENCE
+        # Growing gaps, but after long waits no more than a tenth of the wait
+        # (or a minute): a task hours long is still seen soon after its end.
+        gap = min(factor * ran, max(LONG_WAIT_INTERVAL, LONG_PATIENCE * ran))
+        target = max(o.now, o.start) + max(floor, gap)
+    return min(max(target + MARGIN, lower), max(lower, o.now + MAX_INTERVAL))
 
 
-def _by_progress(obs: Observation) -> float | None:
-    if obs.progress is None or obs.prev_progress is None or obs.prev_elapsed is None:
+def _by_progress(o: Outlook) -> float | None:
+    if len(o.progress) < 2:
         return None
-    dp = obs.progress - obs.prev_progress
-    dt = obs.elapsed - obs.prev_elapsed
-    if dp <= 0 or dt <= 0 or obs.progress >= 100:
+    (t0, p0), (t1, p1) = o.progress[-2], o.progress[-1]
+    if p1 <= p0 or t1 <= t0 or p1 >= 100:
         return None
-    return (100.0 - obs.progress) * dt / dp
+    return t1 + (100.0 - p1) * (t1 - t0) / (p1 - p0)
 
 
-def _by_history(elapsed: float, samples: list[float]) -> float | None:
-    """The TARGET_QUANTILE of remaining time among samples longer than ``elapsed``."""
-    if len(samples) < 3:
+def _by_history(o: Outlook, samples: list[float]) -> float | None:
+    """The TARGET_QUANTILE of the run time among samples longer than the run so far."""
+    if len(samples) < MIN_SAMPLES:
         return None
-    i = bisect.bisect_right(samples, elapsed)
-    longer = samples[i:]
+    ran = max(0.0, o.now - o.start) if o.started else 0.0
+    longer = samples[bisect.bisect_right(samples, ran) :]
     if not longer:
-        return None  # outlived everything seen: fall back to patience
+        return None  # outlived everything seen: patience
     pick = longer[min(len(longer) - 1, int(TARGET_QUANTILE * len(longer)))]
-    return pick - elapsed
+    return o.start + pick

@@ -81,6 +81,8 @@ class RunOptions:
     replace: tuple[str, ...] = ()
     budget_tokens: int | None = None
     use_list: bool = True
+    # A 404 for a task the provider gave is asked again for this long (read-after-write lag).
+    not_found_patience: float = 600.0
 
 
 @dataclass
@@ -103,6 +105,9 @@ class Reporter:
 
     def note(self, message: str) -> None:
         pass
+
+    def attach(self, tracker: Tracker) -> None:
+        """The run's tracker, for a view of the provider's queue and an ETA."""
 
 
 def safe_name(job_id: str) -> str:
@@ -162,7 +167,13 @@ class Runner:
         self.reporter = reporter or Reporter()
         self.clock = clock
         self.tracker = Tracker(
-            client, floor=options.poll_floor, use_list=options.use_list, clock=clock
+            client,
+            floor=options.poll_floor,
+            use_list=options.use_list,
+            clock=clock,
+            max_in_flight=options.max_in_flight,
+            not_found_patience=options.not_found_patience,
+            note=lambda message: self.reporter.note(message),
         )
         self.outcome = Outcome()
         self._missing = dict(missing_outputs or {})
@@ -208,12 +219,26 @@ class Runner:
         )
         by_id = {j.id: j for j in jobs}
         self.budget.resume(by_id[i.id] for i in self.items if i.action == "resume")
+        self._hand_history_to_tracker()
+
+    def _hand_history_to_tracker(self) -> None:
+        """Run times the lockfile remembers (warm start), and how many tasks to expect."""
+        history = []
+        for job in self.jobs:
+            e = self.lock.jobs.get(job.id)
+            if e and e.status == "succeeded" and e.created_at and e.updated_at:
+                history.append((self._group(job), float(e.updated_at - e.created_at)))
+        self.tracker.warm(history)
+        if not self.options.detach:
+            follows = (*planner.CREATES, "resume")
+            self.tracker.expect(sum(1 for i in self.items if i.action in follows))
 
     # ---------------------------------------------------------------- top level
 
     async def run(self) -> Outcome:
         """Run every job to its end (or to Ctrl-C / a fatal error)."""
         by_id = {j.id: j for j in self.jobs}
+        self.reporter.attach(self.tracker)
         if not await self._stores_ready(by_id):
             return self.outcome
         async with trio.open_nursery() as outer:
@@ -607,6 +632,8 @@ class Runner:
             status=entry.status,
             video_url=entry.video_url,
             last_frame_url=entry.last_frame_url,
+            created_at=entry.created_at,
+            updated_at=entry.updated_at,
         )
 
     def _group(self, job: Job) -> str:
@@ -623,8 +650,9 @@ class Runner:
             await self._unknown_gone(job, entry, "older than the 7-day retention", "past_retention")
             return
         now = self.clock()
+        resumed = submitted is None
         if submitted is None:
-            # Resumed: the server's timestamp tells how long it has already run.
+            # Resumed: the server's timestamp tells how long ago it was created.
             age = max(0.0, time.time() - entry.created_at) if entry.created_at else 0.0
             submitted = now - age
         # The earlier of the server's expiry and the user's own timeout.
@@ -637,6 +665,8 @@ class Runner:
             group=self._group(job),
             submitted=submitted,
             deadline=deadline,
+            resumed=resumed,
+            seconds=float(job.params.get("duration") or 5),
         )
         self.reporter.job(job.id, entry.status)
         seen = 0

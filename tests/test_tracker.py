@@ -6,6 +6,7 @@ socket anywhere. The last ones use the simulator over loopback with the real clo
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -219,3 +220,27 @@ async def test_get_fallback_against_the_simulator(start_sim: SimStarter) -> None
     list_calls = [r for r in sim.state.requests if r["path"] == TASKS and r["method"] == "GET"]
     assert [r["status"] for r in list_calls] == [404]
     assert {r["path"].rsplit("/", 1)[-1] for r in _task_gets(sim)} == {w.task_id for w in watches}
+
+
+async def test_a_task_that_waited_ten_minutes_is_asked_about_once_a_minute(
+    autojump_clock: Any,
+) -> None:
+    # Flex tasks may wait for hours; two of them, one ending much later.
+    ends = {"task_a": 1500.0, "task_b": 2400.0}
+    for use_list in (True, False):
+        start = trio.current_time()
+        api = FakeApi({t: start + end for t, end in ends.items()})
+        with trio.fail_after(7200):
+            async with _client(api) as client:
+                tracker = Tracker(client, floor=1.0, use_list=use_list)
+                watches = [_watch(tracker, "official", t) for t in ends]
+                await _follow_all(tracker, watches)
+        for task_id in ends:
+            asked = [at - start for at, ids in api.lists if task_id in ids]
+            asked += [at - start for at, t in api.gets if t == task_id]
+            late = sorted(at for at in asked if at >= 600.0)
+            assert late, (use_list, task_id)
+            gaps = [b - a for a, b in itertools.pairwise(late)]
+            assert all(gap >= 59.0 for gap in gaps), (use_list, task_id, gaps)
+            # And still seen soon after its end: within a tenth of its wait.
+            assert late[-1] - ends[task_id] <= 0.1 * ends[task_id] + 1.0

@@ -38,6 +38,12 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0 (got {text!r})")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``seedrun sim`` options; every fault knob is off by default."""
     add = parser.add_argument
@@ -60,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fraction of creates answered 500 after creating the task")
     add("--get-error-rate", type=_fraction, default=0.0, metavar="F",
         help="fraction of task GETs answered 503")
+    add("--read-lag-gets", type=_count, default=0, metavar="N",
+        help="answer 404 to each task's first N GETs (a gateway's read-after-write lag)")
+    add("--wrong-id-rate", type=_fraction, default=0.0, metavar="F",
+        help="fraction of task GETs answered with another task's object")
+    add("--scale-by-duration", action="store_true",
+        help="run time grows with the video's duration (--task-seconds is for 5 s)")
     add("--truncate-rate", type=_fraction, default=0.0, metavar="F",
         help="fraction of files whose first download is cut short")
     add("--url-ttl", type=float, default=None, metavar="S",
@@ -88,6 +100,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
             error_rate_before=args.error_rate_before,
             error_rate_after=args.error_rate_after,
             get_error_rate=args.get_error_rate,
+            read_lag_gets=args.read_lag_gets,
+            wrong_id_rate=args.wrong_id_rate,
+            scale_by_duration=args.scale_by_duration,
             truncate_rate=args.truncate_rate,
             url_ttl=args.url_ttl,
             latency=args.latency,

@@ -34,6 +34,14 @@ class SimConfig:
     error_rate_after: float = 0.0
     # Fraction of task GETs (and list calls) answered 503.
     get_error_rate: float = 0.0
+    # Read-after-write lag of a gateway: each task's first N GETs answer 404.
+    read_lag_gets: int = 0
+    # Fraction of task GETs answered with another task's object (its id, its
+    # status); a list answer then also carries an item nobody asked for.
+    wrong_id_rate: float = 0.0
+    # Run time grows with the video: task_seconds is for a 5 s video, a 15 s
+    # one runs 3 times as long.
+    scale_by_duration: bool = False
     # Fraction of files whose first download is cut short.
     truncate_rate: float = 0.0
     # Video/last-frame URLs expire after this many seconds -> 403.
@@ -65,10 +73,13 @@ class SimConfig:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.rate_limit_rps is not None and self.rate_limit_rps <= 0:
             raise ValueError(f"rate_limit_rps must be positive, got {self.rate_limit_rps}")
-        for name in ("error_rate_before", "error_rate_after", "get_error_rate", "truncate_rate"):
+        for name in ("error_rate_before", "error_rate_after", "get_error_rate", "truncate_rate",
+                     "wrong_id_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if self.read_lag_gets < 0:
+            raise ValueError(f"read_lag_gets must be at least 0, got {self.read_lag_gets}")
         if self.draft_speedup <= 0:
             raise ValueError(f"draft_speedup must be positive, got {self.draft_speedup}")
         if not self.api_key:

@@ -129,6 +129,8 @@ class Engine:
         task_id = _PREFIX[request.flavour] + digest(cfg.seed, attempt, "task-id")[:16]
         low, high = cfg.task_seconds
         run = low + (high - low) * chance(cfg.seed, task_id, "run-seconds")
+        if cfg.scale_by_duration:
+            run *= request.duration / 5
         if request.draft:
             run /= cfg.draft_speedup
         wait = cfg.flex_queue_seconds if request.service_tier == "flex" else 0.0
@@ -159,6 +161,15 @@ class Engine:
         if now - task.created > self.config.retention_seconds:
             return None
         return task
+
+    def other(self, task: SimTask) -> SimTask | None:
+        """Another task of the same flavour (the one created just before, else after):
+        what a confused gateway answers in its place."""
+        same = [t for t in self.tasks.values() if t.flavour == task.flavour and t is not task]
+        if not same:
+            return None
+        before = [t for t in same if t.seq < task.seq]
+        return before[-1] if before else same[0]
 
     def cancel(self, task: SimTask, now: float) -> None:
         status = task.status_at(now)

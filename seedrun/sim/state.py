@@ -57,11 +57,13 @@ class SimState:
     downloads: int = 0  # file bodies sent, truncated ones included
     truncated: int = 0
     rate_limited: int = 0
+    misdirected: int = 0  # answers that carried another task (wrong_id_rate)
     assets: set[str] = field(default_factory=set)  # asset:// URLs moderation issued
     requests: list[dict[str, Any]] = field(default_factory=list)  # the request log
     _bucket: _Bucket | None = field(init=False, default=None)
     _log: TextIO | None = field(init=False, default=None)
     _gets_per_entity: Counter[str] = field(default_factory=Counter)
+    _answered_gets: Counter[str] = field(default_factory=Counter)
     _downloaded: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -87,6 +89,18 @@ class SimState:
         self._gets_per_entity[entity] += 1
         n = self._gets_per_entity[entity]
         return self.happens(self.config.get_error_rate, f"{entity}#{n}", "get-503")
+
+    def lagging(self, task_id: str) -> bool:
+        """Whether this GET of an existing task is still inside the read-after-write lag."""
+        self._answered_gets[task_id] += 1
+        return self._answered_gets[task_id] <= self.config.read_lag_gets
+
+    def answers_other(self, entity: str) -> bool:
+        """Whether this answer carries another task's object (each GET its own draw)."""
+        n = self._answered_gets.get(entity, 0)
+        other = self.happens(self.config.wrong_id_rate, f"{entity}#{n}", "wrong-id")
+        self.misdirected += other
+        return other
 
     def retry_after(self, now: float) -> int | None:
         """None when the request may pass, else whole seconds for Retry-After."""

@@ -1,0 +1,465 @@
+"""When will each task start and end: the provider as a first-come-first-served queue.
+
+Pure: times are plain floats on the tracker's clock, answers are TaskStates.
+
+What the provider says is all there is to learn from, so every fact is kept as
+an interval:
+- a task's *start* lies after the last moment it was seen queued and before the
+  first moment it was seen running (or ended); the official flavour's
+  ``updated_at`` of a running answer is the start to the second, and narrows it;
+- its *end* lies after the last poll that found it running and before the poll
+  that found it done (``updated_at`` of the final answer narrows it too).
+Run time is end minus start, so time spent queued never counts as running.
+
+Server timestamps are epoch seconds on the provider's clock. ``ServerClock``
+maps them onto ours: each create brackets the server's ``created_at`` between
+our send and our receipt, and the intersection of those brackets is the offset.
+
+A queued task's start is predicted by playing the provider's queue forward:
+``cap`` slots (the most tasks seen running at once), each freed at the
+predicted end of the task in it, taken by queued tasks in the order they were
+created. The same play, with the jobs not yet sent appended, gives the ETA.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from seedrun.models import TaskState
+from seedrun.polling import MIN_SAMPLES, DurationModel, Outlook, next_poll
+
+# Without any create to bracket it, assume the provider's clock is ours to this much.
+DEFAULT_SKEW = 0.25
+# Keep ended tasks this long for counting how many ran at once.
+RECENT_ENDS = 120.0
+GOLDEN = 0.6180339887498949
+# Play the queue again at most this often (seconds): a 10,000-task queue takes a while.
+REPLAN_EVERY = 0.2
+
+
+class ServerClock:
+    """The provider's epoch clock as an offset from ours: ``server = ours + offset``."""
+
+    def __init__(self, offset: float) -> None:
+        self.guess = offset
+        self.lo = offset - DEFAULT_SKEW
+        self.hi = offset + DEFAULT_SKEW
+        self.bracketed = False
+
+    def bracket(self, stamp: int, sent: float, received: float) -> None:
+        """``stamp`` (whole seconds, rounded down) was read between ``sent`` and ``received``."""
+        lo, hi = stamp - received, stamp + 1 - sent
+        # Narrowed by what we knew (at first: the guess that its clock is ours, give
+        # or take DEFAULT_SKEW), unless the two disagree: then the answer wins.
+        if max(lo, self.lo) <= min(hi, self.hi):
+            lo, hi = max(lo, self.lo), min(hi, self.hi)
+        self.lo, self.hi, self.bracketed = lo, hi, True
+
+    def local(self, stamp: int) -> tuple[float, float]:
+        """Our times between which the whole server second ``stamp`` may have begun/ended."""
+        return stamp - self.hi, stamp + 1 - self.lo
+
+
+@dataclass
+class Track:
+    """What is known of one task (the tracker's clock)."""
+
+    task_id: str
+    group: str
+    order: tuple[float, int]
+    created: float
+    status: str = "unknown"  # unknown (resumed) | sent | queued | running | done
+    not_before: float = 0.0  # the start is later than this
+    start_lo: float | None = None
+    start_hi: float | None = None
+    checked: float = 0.0  # last moment known not done
+    end: float | None = None
+    progress: tuple[tuple[float, float], ...] = ()
+    predicted: float | None = None  # predicted start while queued
+    counted: bool = False  # its start was counted for the cap
+    fair: bool = False  # its run time is a fair sample (see _learn)
+
+    @property
+    def started(self) -> bool:
+        return self.start_hi is not None
+
+    def start(self, run: float | None) -> float:
+        """The best single estimate of the start (predicted while queued)."""
+        if self.start_lo is not None and self.start_hi is not None:
+            lo = self.start_lo
+            if self.progress and run:
+                # Progress pins the start: at time t, p % of the run was done.
+                t, p = self.progress[-1]
+                lo = max(lo, min(self.start_hi, t - p / 100 * run))
+                return lo
+            return (lo + self.start_hi) / 2
+        if self.predicted is not None:
+            return max(self.predicted, self.not_before)
+        return max(self.created, self.not_before)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """Counts and forecast for a live view."""
+
+    queued: int
+    running: int
+    cap: int | None
+    eta: float | None  # absolute time (tracker clock) the last task is predicted to end
+
+
+@dataclass
+class Forecast:
+    """Every task in flight, the provider's queue, and the run times learnt so far."""
+
+    floor: float
+    clock: ServerClock
+    runtimes: DurationModel = field(default_factory=DurationModel)
+    expected: int | None = None  # tasks this run will watch in all (None: unknown)
+    cap: int | None = None
+    tracks: dict[str, Track] = field(default_factory=dict)
+    added: int = 0
+    ends_seen: int = 0
+    _running: dict[str, Track] = field(default_factory=dict)
+    _recent: list[Track] = field(default_factory=list)
+    _dirty: bool = True
+    _planned_at: float = float("-inf")
+    _tail: float | None = None
+    _spread: float = 0.0
+    _queue_seen: bool = False
+    _urgent: bool = False
+    _exact_min: dict[str, float] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ facts in
+
+    def warm(self, history: Iterable[tuple[str, float]]) -> None:
+        """Run times a lockfile remembers, as (group, seconds)."""
+        for group, seconds in history:
+            self.runtimes.warm(group, seconds)
+
+    def add(
+        self,
+        task_id: str,
+        group: str,
+        *,
+        sent: float,
+        received: float,
+        state: TaskState,
+        fresh: bool,
+        trust_status: bool = True,
+    ) -> Track:
+        """A task to follow: ``fresh`` from a create answered between ``sent`` and
+        ``received``; else resumed from a lockfile (``sent`` is then its creation,
+        as well as it is known, and its status is stale)."""
+        # FCFS order: a fresh task's by when its create was answered (the send
+        # times of creates made together are scrambled by the journal and the
+        # pacer; the answers come back nearly in the provider's order); a resumed
+        # task's by its creation, known to the second (ties: a guess).
+        key = (received if fresh else sent, self.added)
+        track = Track(task_id, group, key, created=sent, not_before=sent, checked=sent)
+        self.added += 1
+        self.tracks[task_id] = track
+        if fresh:
+            track.status = "sent"
+            if state.created_at is not None:
+                self.clock.bracket(state.created_at, sent, received)
+            if trust_status:
+                self._learn(track, state, sent, received)
+        self._dirty = True
+        return track
+
+    def observe(self, task_id: str, state: TaskState, *, sent: float, received: float) -> None:
+        """A poll answer for the task, asked at ``sent`` and answered at ``received``."""
+        track = self.tracks.get(task_id)
+        if track is None:
+            return
+        self._learn(track, state, sent, received)
+        self._dirty = True
+
+    def drop(self, task_id: str) -> None:
+        self.tracks.pop(task_id, None)
+        self._running.pop(task_id, None)
+        self._dirty = True
+
+    def _learn(self, t: Track, state: TaskState, sent: float, received: float) -> None:
+        if state.status == "queued":
+            if t.status != "queued":
+                t.predicted = None  # first sure sign it waits: placed again before its next poll
+            t.status = "queued"
+            t.not_before = max(t.not_before, sent)
+            t.checked = max(t.checked, sent)
+            self._count_cap(received, queued=True)
+            return
+        if t.start_hi is None:
+            lo, hi = t.not_before, received
+            if state.status == "running" and state.updated_at is not None:
+                lo, hi = _narrow(lo, hi, self.clock.local(state.updated_at))
+            t.start_lo, t.start_hi = lo, hi
+            self._running[t.task_id] = t
+            # Seen running by a poll whose moment did not hang on its run time (a
+            # create's answer, a resumed task's first poll, or one made before any
+            # task could have ended)? Only then is its run time a fair sample: a
+            # poll aimed at its predicted end finds it running only if it is long.
+            shortest = self._exact_min.get(t.group, 2 * self.floor)
+            at_create = t.status == "sent" and received - t.order[0] <= self.floor
+            t.fair = state.status == "running" and (
+                at_create or t.status == "unknown" or sent - t.start(None) <= shortest
+            )
+        if state.status == "running":
+            t.status = "running"
+            t.checked = max(t.checked, sent)
+            if state.progress is not None and state.progress > 0:
+                t.progress = (*t.progress[-1:], ((sent + received) / 2, float(state.progress)))
+            if not t.counted:
+                # Counted when its answer came: answers of creates sent together
+                # arrive in any order, and at this moment all those seen are running.
+                t.counted = True
+                self._count_cap(received, queued=False)
+            return
+        # Ended (succeeded, failed, cancelled).
+        lo, hi = max(t.checked, t.start_hi or t.checked), received
+        if state.updated_at is not None:
+            lo, hi = _narrow(lo, hi, self.clock.local(state.updated_at))
+        start = t.start(None)
+        t.end = self._likely_end(t.group, start, lo, hi)
+        t.status = "done"
+        self.ends_seen += 1
+        if state.status == "succeeded" and t.start_lo is not None and t.start_hi is not None:
+            width = t.start_hi - t.start_lo
+            run = t.end - start
+            # A task never seen running (resumed, or queued then done) has a vague
+            # start: its run time only serves until closer ones are known.
+            if run > 0 and t.fair and width <= max(0.5 * run, 2 * self.floor):
+                self.runtimes.observe(t.group, run)
+            elif run > 0:
+                self.runtimes.warm(t.group, run)
+        self.drop(t.task_id)
+        self._recent.append(t)
+
+    def _likely_end(self, group: str, start: float, lo: float, hi: float) -> float:
+        """Where in (lo, hi] a task that started at ``start`` ended, for learning.
+
+        Polls aim at quantiles of the run time, so a task found done at its first
+        poll ended anywhere between its shortest possible run and that poll.
+        Taking the middle of each such interval would squeeze the distribution
+        (and the mean of runs seen in it would collapse it onto one value); so a
+        wide interval gives a point spread evenly through it, from a
+        low-discrepancy sequence, the shortest run seen being its lower bound.
+        """
+        if hi - lo <= 2 * self.floor:
+            run = (lo + hi) / 2 - start
+            self._exact_min[group] = min(self._exact_min.get(group, math.inf), run)
+            return (lo + hi) / 2
+        shortest = start + self._exact_min.get(group, -math.inf)
+        if lo < shortest < hi:
+            lo = shortest
+        self._spread = (self._spread + GOLDEN) % 1.0
+        return lo + self._spread * (hi - lo)
+
+    def _count_cap(self, at: float, *, queued: bool) -> None:
+        """The cap is at least the number of tasks running at one moment; when a
+        task waits in the queue at that moment, the count is the cap itself."""
+        self._recent = [t for t in self._recent if t.end is not None and t.end > at - RECENT_ENDS]
+        running = 0
+        for t in (*self._running.values(), *self._recent):
+            if t.start_hi is None or t.start(None) > at:
+                continue
+            if self._ended_by(t, at):
+                continue
+            running += 1
+        if queued:
+            self._queue_seen = True
+        if running and self._queue_seen and running > (self.cap or 0):
+            self.cap = running
+            self._urgent = True  # every queued task's predicted start moves
+
+    def _ended_by(self, t: Track, at: float) -> bool:
+        if t.end is not None:
+            return t.end <= at
+        if at <= t.checked + self.floor:
+            return False  # seen running a moment ago (answers of one round arrive spread)
+        shortest = self.runtimes.shortest(t.group)
+        return shortest is not None and t.start(None) + shortest <= at
+
+    # ------------------------------------------------------------ forecasts out
+
+    def plan(self, now: float, *, force: bool = False) -> list[str]:
+        """Predict the start of every queued task by playing the queue forward.
+
+        Returns the queued tasks whose predicted start is new or came sooner by
+        more than half the floor: their next poll is due sooner."""
+        if not self._dirty or (
+            not force and not self._urgent and now - self._planned_at < REPLAN_EVERY
+        ):
+            return []
+        self._dirty = self._urgent = False
+        self._planned_at = now
+        slots: list[float] = []
+        waiting: list[Track] = []
+        for t in self.tracks.values():
+            if t.started:
+                slots.append(self._expected_end(t, now))
+            elif (
+                t.predicted is not None
+                and t.not_before < t.predicted <= now
+                and (run := self.runtimes.expected(t.group)) is not None
+            ):
+                # Predicted to have started, and nothing says otherwise: it keeps
+                # its start and its slot (replaying it from now would slide every
+                # prediction later at each plan until a poll confirms it).
+                slots.append(t.predicted + run)
+            else:
+                waiting.append(t)
+        # Among tasks created in the same second (a resume knows no better), one
+        # seen queued lately goes behind those not asked since: they may have started.
+        waiting.sort(key=lambda t: (t.order[0], t.not_before, t.order[1]))
+        moved: list[str] = []
+        cap = self.cap
+        if cap is None and self._queue_seen:
+            # The provider queues, and its cap is not counted yet: as many as run.
+            cap = max(1, len(slots))
+        if cap is not None:
+            # More running than the cap: the ones ending first have ended, and
+            # those presumed started took their slots. Each slot frees at the
+            # end of its last occupant.
+            slots.sort()
+            slots = slots[-cap:] + [now] * max(0, cap - len(slots))
+            heapq.heapify(slots)
+        previous = now
+        # Tasks resumed and not asked yet may run: until they answer, the queue is unknown.
+        asking = any(t.status == "unknown" for t in waiting)
+        for t in waiting:
+            if asking and t.status != "unknown":
+                start = math.inf
+            elif cap is None:
+                start = max(now, t.not_before)
+            else:
+                free = heapq.heappop(slots)
+                start = max(free, t.not_before, previous)
+                heapq.heappush(slots, start + (self.runtimes.expected(t.group) or self.floor))
+            # Only a start sooner than thought moves a poll: a later one would slide
+            # it along with "now" for as long as the queue's head is overdue.
+            if t.predicted is None or start < t.predicted - self.floor / 2:
+                moved.append(t.task_id)
+            t.predicted = previous = start
+        self._tail = self._compute_tail()
+        return moved
+
+    def _expected_end(self, t: Track, now: float) -> float:
+        run = self.runtimes.expected(t.group)
+        if run is None and not self.ends_seen:
+            # Nothing has ended yet: no slot frees before the first end, which
+            # will replan the queue. (Polling the queued ones now would be waste.)
+            return math.inf
+        start = t.start(run)
+        samples = self.runtimes.samples(t.group)
+        ran = t.checked - start
+        longer = [s for s in samples if s > ran]
+        # Not clamped to now: an overdue task may have ended (and freed its slot)
+        # at its expected end, and the next queued task started then.
+        if longer:
+            return start + sum(longer) / len(longer)
+        return t.checked + max(self.floor, ran * 0.25)
+
+    def tail(self) -> float | None:
+        """Once every task of the run is in flight: the moment before which the run
+        surely is not over (the latest earliest-possible end of a task in flight).
+        As of the last ``plan``."""
+        return self._tail
+
+    def _compute_tail(self) -> float | None:
+        if self.expected is not None and self.added < self.expected:
+            return None
+        latest: float | None = None
+        for t in self.tracks.values():
+            # The shortest run measured closely; else a low quantile of the runs
+            # seen (one spread from a wide interval may be far too short).
+            shortest = self._exact_min.get(t.group)
+            if shortest is None:
+                samples = self.runtimes.samples(t.group)
+                if len(samples) < MIN_SAMPLES:
+                    return None
+                shortest = samples[len(samples) // 4]
+            end_lo = t.start(self.runtimes.expected(t.group)) + shortest
+            latest = end_lo if latest is None else max(latest, end_lo)
+        return latest
+
+    def unplanned(self, task_id: str) -> bool:
+        """Queued (or not known to run) and not yet placed by a ``plan``."""
+        t = self.tracks.get(task_id)
+        return t is not None and not t.started and t.predicted is None and t.status != "unknown"
+
+    def due(self, task_id: str, now: float) -> float:
+        """When to poll the task next (as of the last ``plan``)."""
+        t = self.tracks[task_id]
+        if t.status == "unknown" and t.start_hi is None:
+            return now  # resumed: what it is doing now is the first thing to learn
+        if not t.started and t.predicted is None:
+            # Not in the queue's play yet: the next plan (soon) places it.
+            return now + REPLAN_EVERY + self.floor
+        run = self.runtimes.expected(t.group)
+        if not t.started and run is not None and not self.has_samples(t.group):
+            # Queued, and a run time or two seen: poll when it could be done, not
+            # at the floor from its predicted start.
+            return max(now + self.floor, t.start(run) + run)
+        outlook = Outlook(
+            now=now,
+            start=t.start(run),
+            started=t.started,
+            waited=now - t.created,
+            progress=t.progress,
+        )
+        return next_poll(outlook, self.runtimes.samples(t.group), self.floor, self._tail)
+
+    def counts(self, now: float | None = None) -> tuple[int, int]:
+        """(queued, running) among the tasks in flight: seen running, or (given
+        ``now``) predicted to have started by then."""
+        running = len(self._running)
+        if now is not None:
+            running += sum(
+                1
+                for t in self.tracks.values()
+                if not t.started and t.predicted is not None and t.predicted <= now
+            )
+        return len(self.tracks) - running, running
+
+    def view(self, now: float, pending: int = 0, max_in_flight: int | None = None) -> RunView:
+        """Counts and the predicted end of the whole run (``pending`` jobs not sent yet)."""
+        queued, running = self.counts(now)
+        return RunView(queued, running, self.cap, self._eta(now, pending, max_in_flight))
+
+    def _eta(self, now: float, pending: int, max_in_flight: int | None) -> float | None:
+        ends: list[float] = []
+        for t in self.tracks.values():
+            run = self.runtimes.expected(t.group)
+            if run is None:
+                return None
+            if t.started:
+                ends.append(self._expected_end(t, now))
+            else:
+                ends.append(t.start(run) + run)
+        if pending:
+            run = self.runtimes.expected("")
+            if run is None:
+                return None
+            width = min(x for x in (self.cap, max_in_flight, pending + len(ends)) if x)
+            slots = sorted(ends)[-width:] if len(ends) >= width else sorted(ends)
+            slots += [now] * (width - len(slots))
+            heapq.heapify(slots)
+            for _ in range(pending):
+                ends.append(heapq.heappop(slots) + run)
+                heapq.heappush(slots, ends[-1])
+        end = max(ends) if ends else None
+        return end if end is not None and math.isfinite(end) else None
+
+    def has_samples(self, group: str) -> bool:
+        return len(self.runtimes.samples(group)) >= MIN_SAMPLES
+
+
+def _narrow(lo: float, hi: float, server: tuple[float, float]) -> tuple[float, float]:
+    """The poll interval narrowed by the server's second, unless they disagree."""
+    a, b = max(lo, server[0]), min(hi, server[1])
+    return (a, b) if a <= b else (lo, hi)

@@ -1,0 +1,125 @@
+"""eta.py: the provider as a FCFS queue, learnt from answers. Pure numbers, no clock.
+
+Times are the tracker's clock; the provider's clock is ours plus OFFSET seconds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from seedrun.eta import DEFAULT_SKEW, Forecast, ServerClock
+from seedrun.models import TaskState
+
+OFFSET = 1_770_000_000.0
+
+
+def forecast(**kw: object) -> Forecast:
+    return Forecast(floor=0.5, clock=ServerClock(OFFSET), **kw)  # type: ignore[arg-type]
+
+
+def answer(task_id: str, status: str, *, created: float, updated: float | None = None
+           ) -> TaskState:
+    """An official answer: whole server seconds, rounded down."""
+    return TaskState(
+        task_id=task_id,
+        status=status,
+        created_at=int(created + OFFSET),
+        updated_at=None if updated is None else int(updated + OFFSET),
+    )
+
+
+def create_wave(f: Forecast, n_running: int, n_queued: int, at: float = 0.0) -> None:
+    for i in range(n_running + n_queued):
+        status = "running" if i < n_running else "queued"
+        t = at + 0.01 * i
+        f.add(f"t{i}", "g", sent=t, received=t + 0.005,
+              state=answer(f"t{i}", status, created=t, updated=t), fresh=True)
+
+
+def test_the_cap_is_the_count_running_when_a_create_is_queued() -> None:
+    f = forecast()
+    create_wave(f, 3, 4)
+    assert f.cap == 3
+    assert f.counts() == (4, 3)
+
+
+def test_a_task_behind_two_waves_is_predicted_to_start_after_them() -> None:
+    f = forecast()
+    for run in (10.0, 10.0, 10.0):
+        f.runtimes.observe("g", run)
+    create_wave(f, 3, 7)  # t3..t9 wait; each wave of 3 runs 10 s
+    f.plan(0.1, force=True)
+    starts = {tid: f.tracks[tid].predicted for tid in ("t3", "t5", "t6", "t8", "t9")}
+    assert starts["t3"] == pytest.approx(10.0, abs=0.1)  # first wave ends
+    assert starts["t5"] == pytest.approx(10.0, abs=0.1)
+    assert starts["t6"] == pytest.approx(20.0, abs=0.1)  # behind two waves
+    assert starts["t8"] == pytest.approx(20.0, abs=0.1)
+    assert starts["t9"] == pytest.approx(30.0, abs=0.1)
+    # Its first poll: when it could be done (start + a quantile of 10 s), not before.
+    assert f.due("t6", 0.1) >= 30.0
+    # The whole run: four waves of 10 s.
+    assert f.view(0.1).eta == pytest.approx(40.0, abs=0.2)
+
+
+def test_run_time_is_learnt_from_start_to_end_not_from_the_create() -> None:
+    f = forecast()
+    create_wave(f, 1, 1)  # t1 queued behind t0
+    f.observe("t1", answer("t1", "queued", created=0.01), sent=5.0, received=5.01)
+    # Seen running at 12.3; the server says it started in its second 12.
+    f.observe("t1", answer("t1", "running", created=0.01, updated=12.0), sent=12.3, received=12.31)
+    track = f.tracks["t1"]
+    # Its clock is ours to DEFAULT_SKEW (the creates narrow it no further).
+    assert track.start_lo == pytest.approx(12.0 - DEFAULT_SKEW, abs=0.01)
+    assert track.start_hi == pytest.approx(12.31)
+    f.observe("t1", answer("t1", "succeeded", created=0.01, updated=15.0), sent=15.2,
+              received=15.21)
+    # End in [15.0, 15.21], start in [12.0, 12.31]: about 3 s, not the 15 s since the create.
+    (sample,) = f.runtimes.samples("g")
+    assert sample == pytest.approx(3.05, abs=0.2)
+    assert "t1" not in f.tracks
+
+
+def test_a_task_only_seen_queued_then_done_teaches_only_until_better_is_known() -> None:
+    f = forecast()
+    create_wave(f, 1, 1)
+    f.observe("t1", answer("t1", "succeeded", created=0.01, updated=30.0), sent=31.0,
+              received=31.0)
+    # Started somewhere in (0.01, 31]: a rough run time, kept aside.
+    (rough,) = f.runtimes.samples("g")
+    for run in (3.0, 3.1, 3.2):
+        f.runtimes.observe("g", run)
+    assert f.runtimes.samples("g") == [3.0, 3.1, 3.2]
+    assert rough not in f.runtimes.samples("g")
+
+
+def test_the_server_clock_is_bracketed_by_creates() -> None:
+    clock = ServerClock(OFFSET)  # a guess: the server's clock is ours
+    # The server's clock runs 0.7 s ahead of the guess.
+    for sent in (0.0, 0.45, 1.2, 2.9):
+        clock.bracket(int(sent + OFFSET + 0.7), sent, sent + 0.01)
+    assert clock.lo <= OFFSET + 0.7 <= clock.hi
+    assert clock.hi - clock.lo < 0.5
+    # Contradicting brackets (the server's clock jumped): start over from the latest.
+    clock.bracket(int(5.0 + OFFSET + 30.0), 5.0, 5.01)
+    assert clock.lo <= OFFSET + 30.0 <= clock.hi
+
+
+def test_warm_start_and_the_tail() -> None:
+    f = forecast(expected=2)
+    f.warm([("g", 10.0), ("g", 11.0), ("g", 12.0)])
+    create_wave(f, 1, 0)
+    assert f.tail() is None or f.added < 2
+    f.plan(0.0, force=True)
+    assert f.tail() is None  # one more task to come: not the end yet
+    f.add("t9", "g", sent=0.1, received=0.11, state=answer("t9", "running", created=0.1,
+          updated=0.1), fresh=True)
+    f.plan(0.2, force=True)
+    # Both in flight, both started at about 0: the run cannot be over before 10 s.
+    assert f.tail() == pytest.approx(10.05, abs=0.5)
+
+
+def test_a_resumed_task_is_asked_at_once() -> None:
+    f = forecast()
+    f.add("old", "g", sent=-100.0, received=-100.0, state=TaskState("old", "running"),
+          fresh=False)
+    assert f.due("old", 0.0) == 0.0
