@@ -185,7 +185,7 @@ async def _run(
                 bucket=bucket_outputs_for(spec),
             )
             owned = foreign_outputs(lock_path)
-            runner.foreign_outputs = frozenset(owned)
+            runner.downloads.foreign = frozenset(owned)
             clash = clashes(runner.planned_outputs(), owned)
             if clash:
                 journal.close()

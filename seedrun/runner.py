@@ -15,13 +15,9 @@ Correctness rules kept here:
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import re
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +29,8 @@ from seedrun.api_facts import EXECUTION_EXPIRES_DEFAULT, RETENTION_SECONDS
 from seedrun.bucket_outputs import BucketOutputs
 from seedrun.budget import Budget
 from seedrun.client import SeedanceClient
+from seedrun.collecting import Downloads
+from seedrun.entries import merge, state_of
 from seedrun.errors import (
     ApiError,
     AuthError,
@@ -42,30 +40,25 @@ from seedrun.errors import (
     StorageError,
     TaskNotFound,
 )
-from seedrun.localrefs import is_file_ref
 from seedrun.lockfile import (
-    AssetEntry,
-    FileRef,
     Lock,
     LockEntry,
-    asset_event,
     job_event,
     previous_of,
 )
 from seedrun.models import TaskState
+from seedrun.moderating import Assets
 from seedrun.requests import Slot, fill_slots
 from seedrun.sources import NotReady, Sources
 from seedrun.spec import Job, Spec
 from seedrun.store import Journal
 from seedrun.tracker import Tracker
-from seedrun.uploads import Uploader, scrub
+from seedrun.uploads import Uploader
 
 log = logging.getLogger(__name__)
 
-CREATE_TIMEOUT = 300.0
 MAX_PARALLEL_CREATES = 16
 MAX_PARALLEL_DOWNLOADS = 8
-MAX_PARALLEL_MODERATIONS = 4
 
 
 @dataclass(frozen=True)
@@ -110,27 +103,6 @@ class Reporter:
         """The run's tracker, for a view of the provider's queue and an ETA."""
 
 
-def safe_name(job_id: str) -> str:
-    """A file name readable from the job id, safe on every OS, no traversal."""
-    name = re.sub(r"[^A-Za-z0-9._=,+-]+", "_", job_id.replace("[", "__").replace("]", ""))
-    name = name.strip("._") or "job"
-    if len(name) > 120:
-        name = name[:100] + "-" + hashlib.sha256(job_id.encode()).hexdigest()[:12]
-    return name
-
-
-def output_names(jobs: Iterable[Job]) -> dict[str, str]:
-    """``safe_name`` of each job id; a name two ids share (``..`` and ``.``, ``a/b``
-    and ``a_b``, or ``A`` and ``a`` on a case-insensitive disk) gets a hash of the
-    id, so no two jobs ever write the same file."""
-    names = {j.id: safe_name(j.id) for j in jobs}
-    uses = Counter(n.lower() for n in names.values())
-    return {
-        jid: n if uses[n.lower()] == 1 else f"{n}-{hashlib.sha256(jid.encode()).hexdigest()[:12]}"
-        for jid, n in names.items()
-    }
-
-
 class Runner:
     def __init__(
         self,
@@ -160,7 +132,6 @@ class Runner:
         self.lock = Lock(self._assets, self._jobs)
         self.lock_dir = lock_dir
         self.outputs_dir = outputs_dir
-        self._file_names = output_names(spec.jobs)
         self.client = client
         self.journal = journal
         self.options = options
@@ -177,34 +148,39 @@ class Runner:
         )
         self.outcome = Outcome()
         self._missing = dict(missing_outputs or {})
-        # Files other lockfiles in the folder record: never a destination here.
-        self.foreign_outputs: frozenset[Path] = frozenset()
         self._done = {j.id: trio.Event() for j in jobs}
         self._fresh: set[str] = set()  # jobs that reached succeeded during this run
-        self._moderation_done: dict[str, trio.Event] = {}
         self._slots = trio.CapacityLimiter(options.max_in_flight)
         # Creates actually on the wire. Waiting for a turn happens outside the
         # shielded create, so Ctrl-C drops creates that were never sent.
         self._creating = trio.CapacityLimiter(MAX_PARALLEL_CREATES)
         self._downloads = trio.CapacityLimiter(MAX_PARALLEL_DOWNLOADS)
-        self._moderations = trio.CapacityLimiter(MAX_PARALLEL_MODERATIONS)
         self._stop_creating = False
         self._work_scope: trio.CancelScope | None = None
-        self._moderation_errors: dict[str, str] = {}
         self.uploads = uploads  # local images -> fetchable URLs (seedrun.uploads)
         self.bucket = bucket  # outputs kept in a bucket (seedrun.bucket_outputs)
-        self._upload_errors: dict[str, str] = {}
+        self.assets = Assets(
+            client,
+            self._assets,
+            append=lambda event: self.journal.append(event),
+            uploads=uploads,
+            stop=self.stop,
+            note=lambda message: self.reporter.note(message),
+        )
+        self.downloads = Downloads(
+            client, spec.jobs, outputs_dir=outputs_dir, lock_dir=lock_dir, bucket=bucket
+        )
         self.budget = Budget(options.budget_tokens, self.lock)
         self.sources = Sources(
             self.lock,
             client,
             done=self._done,
-            moderated=self._moderation_done,
-            moderation_errors=self._moderation_errors,
+            moderated=self.assets.done,
+            moderation_errors=self.assets.errors,
             fresh=self._fresh,
-            upload=self._upload,
-            upload_errors=self._upload_errors,
-            name=self._name,
+            upload=self.assets.upload,
+            upload_errors=self.assets.upload_errors,
+            name=self.assets.name,
         )
         self.items = planner.plan(
             jobs,
@@ -239,16 +215,16 @@ class Runner:
         """Run every job to its end (or to Ctrl-C / a fatal error)."""
         by_id = {j.id: j for j in self.jobs}
         self.reporter.attach(self.tracker)
-        if not await self._stores_ready(by_id):
+        if not await self.assets.stores_ready(
+            self.items, by_id, self.bucket, self.options.download
+        ):
             return self.outcome
         async with trio.open_nursery() as outer:
             outer.start_soon(self.tracker.run)
             with trio.CancelScope() as scope:
                 self._work_scope = scope
                 async with trio.open_nursery() as nursery:
-                    for url in self._urls_to_moderate(by_id):
-                        self._moderation_done[url] = trio.Event()
-                        nursery.start_soon(self._moderate, url)
+                    self.assets.start(nursery, self.items, by_id)
                     for item in self.items:
                         if item.action != "orphan":
                             nursery.start_soon(self._job_main, by_id[item.id], item)
@@ -257,57 +233,6 @@ class Runner:
             if store is not None and store.summary():
                 self.reporter.note(store.summary())
         return self.outcome
-
-    def _urls_to_moderate(self, by_id: Mapping[str, Job]) -> list[str]:
-        needed: list[str] = []
-        for item in self.items:
-            if item.action not in planner.CREATES:
-                continue
-            for url in by_id[item.id].moderated_urls:
-                if url not in self.lock.assets and url not in needed:
-                    needed.append(url)
-        return needed
-
-    async def _stores_ready(self, by_id: Mapping[str, Job]) -> bool:
-        """A bucket that refuses the credentials stops the run before anything is paid."""
-        refs = [
-            s.ref
-            for item in self.items
-            if item.action in planner.CREATES
-            for s in by_id[item.id].slots
-        ]
-        try:
-            if self.uploads is not None and self.uploads.needed(refs):
-                await self.uploads.check()
-            fetches = ("download", "resume", *planner.CREATES)
-            if (
-                self.bucket is not None
-                and self.options.download
-                and any(item.action in fetches for item in self.items)
-            ):
-                await self.bucket.check()
-        except StorageError as exc:
-            self.stop(exc.message)
-            return False
-        return True
-
-    async def _upload(self, ref: str) -> str | None:
-        """The URL of a local image, uploaded first; None after a failure (remembered)."""
-        if self.uploads is None:
-            self._upload_errors[ref] = "no uploads bucket is configured"
-            return None
-        try:
-            return await self.uploads.url(ref)
-        except StorageError as exc:
-            self._upload_errors[ref] = exc.message
-            if exc.fatal:
-                self.stop(exc.message)
-            else:
-                self.reporter.note(exc.message)
-            return None
-
-    def _name(self, ref: str) -> str:
-        return self.uploads.name(ref) if self.uploads is not None else ref
 
     def stop(self, reason: str) -> None:
         """Stop all work; creates in flight still return and are recorded."""
@@ -383,39 +308,6 @@ class Runner:
         )
         self._finish(job, "failed", message)
 
-    # ---------------------------------------------------------------- moderation
-
-    async def _moderate(self, url: str) -> None:
-        try:
-            async with self._moderations:
-                source = url
-                if is_file_ref(url):  # a local image: uploaded first, then moderated
-                    uploaded = await self._upload(url)
-                    if uploaded is None:
-                        return
-                    source = uploaded
-                try:
-                    result = (await self.client.moderate([source])).get(source)
-                except AuthError as exc:
-                    self.stop(str(exc))
-                    return
-                except ApiError as exc:
-                    message = scrub(exc.message, self.uploads)
-                    self._moderation_errors[url] = message
-                    self.reporter.note(f"moderation of {self._name(url)} failed: {message}")
-                    return
-                if result is None:
-                    return
-                entry = AssetEntry(
-                    result.passed,
-                    result.asset_url if result.passed else None,
-                    None if result.passed else (result.reason or "rejected"),
-                )
-                self._assets[url] = entry
-                await self.journal.append(asset_event(url, entry))
-        finally:
-            self._moderation_done[url].set()
-
     # ---------------------------------------------------------------- one job
 
     async def _job_main(self, job: Job, item: planner.PlanItem) -> None:
@@ -451,7 +343,7 @@ class Runner:
                 # Recorded but gone from disk (or changed): fetch it again, under a
                 # new name if something else now sits at the old one.
                 entry = entry.with_(output=None)
-            await self._collect(job, entry, self._state_of(entry))
+            await self._collect(job, entry, state_of(entry))
             return
         if action == "resume" and entry is not None and entry.task_id:
             if self.options.detach:
@@ -579,7 +471,7 @@ class Runner:
             self._finish(job, "failed", exc.message)
             return None
         with trio.CancelScope(shield=True):
-            entry = self._merge(pending.with_(error=None), state)
+            entry = merge(pending.with_(error=None), state)
             await self._record(job, entry)
         return entry
 
@@ -594,28 +486,6 @@ class Runner:
 
     # ---------------------------------------------------------------- following
 
-    def _merge(self, entry: LockEntry, state: TaskState) -> LockEntry:
-        error = None
-        if state.status in ("failed", "cancelled"):
-            error = {
-                "code": state.error_code or state.status,
-                "message": state.error_message or f"task {state.status}",
-            }
-        return entry.with_(
-            status=state.status,
-            task_id=state.task_id or entry.task_id,
-            video_url=state.video_url or entry.video_url,
-            last_frame_url=state.last_frame_url or entry.last_frame_url,
-            error=error,
-            seed=state.seed if state.seed is not None else entry.seed,
-            revised_prompt=state.revised_prompt or entry.revised_prompt,
-            usage=dict(state.usage) if state.usage else entry.usage,
-            service_tier=state.service_tier or entry.service_tier,
-            execution_expires_after=state.execution_expires_after or entry.execution_expires_after,
-            created_at=state.created_at or entry.created_at,
-            updated_at=state.updated_at or entry.updated_at,
-        )
-
     def _why_undone(self, entry: LockEntry | None) -> str:
         """A reason for a job the run left unfinished without saying why."""
         if self.outcome.fatal:
@@ -625,16 +495,6 @@ class Runner:
         if entry.error and entry.error.get("message"):
             return entry.error["message"]
         return f"task {entry.task_id} is {entry.status}" if entry.task_id else entry.status
-
-    def _state_of(self, entry: LockEntry) -> TaskState:
-        return TaskState(
-            task_id=entry.task_id or "",
-            status=entry.status,
-            video_url=entry.video_url,
-            last_frame_url=entry.last_frame_url,
-            created_at=entry.created_at,
-            updated_at=entry.updated_at,
-        )
 
     def _group(self, job: Job) -> str:
         p = job.params
@@ -661,7 +521,7 @@ class Runner:
         deadline = submitted + expires
         w = self.tracker.watch(
             job.api,
-            self._state_of(entry),
+            state_of(entry),
             group=self._group(job),
             submitted=submitted,
             deadline=deadline,
@@ -687,7 +547,7 @@ class Runner:
                 self.outcome.undone.append(job.id)
                 return
             state = w.state
-            entry = self._merge(entry, state)
+            entry = merge(entry, state)
             if not state.terminal and self.clock() >= deadline:
                 # Not `failed`: the task may still finish, and a retry would pay twice.
                 # `unknown` with its task id keeps it; the next apply looks at it again.
@@ -734,11 +594,11 @@ class Runner:
         async with self._downloads:
             try:
                 if entry.output is None:
-                    ref, entry = await self._download(job, entry, "video", ".mp4")
+                    ref, entry = await self.downloads.fetch(job, entry, "video", ".mp4")
                     entry = entry.with_(output=ref, error=None)
                     await self._record(job, entry)
                 if entry.last_frame is None and job.params.get("return_last_frame"):
-                    ref, entry = await self._download(job, entry, "last_frame", ".png")
+                    ref, entry = await self.downloads.fetch(job, entry, "last_frame", ".png")
                     entry = entry.with_(last_frame=ref)
                     await self._record(job, entry)
             except (DownloadError, ApiError, OSError, StorageError) as exc:
@@ -760,55 +620,6 @@ class Runner:
                 return
         self._finish(job, "succeeded", entry.output.path if entry.output else "")
 
-    async def _download(
-        self, job: Job, entry: LockEntry, what: str, suffix: str
-    ) -> tuple[FileRef, LockEntry]:
-        url = entry.video_url if what == "video" else entry.last_frame_url
-        dest = self._dest(job, entry, what, suffix)
-        for attempt in range(2):
-            if not url or attempt == 1:
-                # No URL, or an expired one: ask the task for a fresh URL, once.
-                if not entry.task_id:
-                    raise DownloadError(f"no {what} URL and no task id for {job.id}")
-                state = await self.client.get(entry.api, entry.task_id)
-                entry = self._merge(entry, state)
-                url = state.video_url if what == "video" else state.last_frame_url
-                if not url:
-                    raise DownloadError(f"task {entry.task_id} gives no {what} URL")
-            try:
-                if self.bucket is not None:  # kept in a bucket, not on this machine
-                    ref = await self.bucket.save(
-                        self.client, url, dest.name, task_id=entry.task_id
-                    )
-                    return ref, entry
-                got = await self.client.download(url, dest)
-                break
-            except DownloadError:
-                # Expired, or a host that is gone (a recorded URL outlives its server):
-                # the task gives a fresh URL, once.
-                if attempt == 1 or not entry.task_id:
-                    raise
-        rel = Path(os.path.relpath(Path(got.path).resolve(), self.lock_dir.resolve()))
-        return FileRef(rel.as_posix(), got.sha256, got.bytes), entry
-
     def planned_outputs(self) -> dict[str, Path]:
         """Job id -> the file its video goes to, for the jobs this run may download."""
-        if not self.options.download:
-            return {}
-        wanted = (*planner.CREATES, "resume", "download")
-        return {
-            i.id: self.outputs_dir / ((self._file_names.get(i.id) or safe_name(i.id)) + ".mp4")
-            for i in self.items
-            if i.action in wanted
-        }
-
-    def _dest(self, job: Job, entry: LockEntry, what: str, suffix: str) -> Path:
-        """Where a download goes: the job's own name, or, when a file is already
-        there (a replaced job's previous video, another campaign's), a name with
-        the task id. A paid file is never written over."""
-        stem = self._file_names.get(job.id) or safe_name(job.id)
-        tail = ("" if what == "video" else ".last") + suffix
-        dest = self.outputs_dir / (stem + tail)
-        if dest.exists() or dest.resolve() in self.foreign_outputs:
-            dest = self.outputs_dir / f"{stem}.{safe_name(entry.task_id or 'task')[:40]}{tail}"
-        return dest
+        return self.downloads.planned(self.items) if self.options.download else {}
