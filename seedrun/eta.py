@@ -124,6 +124,7 @@ class Forecast:
     added: int = 0
     ends_seen: int = 0
     _running: dict[str, Track] = field(default_factory=dict)
+    _unsure: dict[str, Track] = field(default_factory=dict)  # created, status unknown
     _recent: list[Track] = field(default_factory=list)
     _dirty: bool = True
     _planned_at: float = float("-inf")
@@ -168,6 +169,8 @@ class Forecast:
                 self.clock.bracket(state.created_at, sent, received)
             if trust_status:
                 self._learn(track, state, sent, received)
+            else:
+                self._unsure[task_id] = track
         self._dirty = True
         return track
 
@@ -181,6 +184,7 @@ class Forecast:
 
     def drop(self, task_id: str) -> None:
         self.tracks.pop(task_id, None)
+        self._unsure.pop(task_id, None)
         self._running.pop(task_id, None)
         self._dirty = True
 
@@ -190,6 +194,7 @@ class Forecast:
                 t.predicted = None  # first sure sign it waits: placed again before its next poll
             t.status = "queued"
             t.not_before = max(t.not_before, sent)
+            self._behind_queued(t, sent)
             t.checked = max(t.checked, sent)
             self._count_cap(received, queued=True)
             return
@@ -258,6 +263,19 @@ class Forecast:
             lo = shortest
         self._spread = (self._spread + GOLDEN) % 1.0
         return lo + self._spread * (hi - lo)
+
+    def _behind_queued(self, t: Track, at: float) -> None:
+        """First come, first served: tasks of its kind created after a task that
+        waits at ``at`` wait too. A unified create's answer says nothing, so this
+        spares asking each of them (same kind only: flex tasks join late)."""
+        for other in list(self._unsure.values()):
+            if other.status != "sent":
+                self._unsure.pop(other.task_id, None)
+            elif other.group == t.group and other.order > t.order and other.created <= at:
+                other.status = "queued"
+                other.not_before = max(other.not_before, at)
+                other.predicted = None
+                self._unsure.pop(other.task_id, None)
 
     def _count_cap(self, at: float, *, queued: bool) -> None:
         """The cap is at least the number of tasks running at one moment; when a

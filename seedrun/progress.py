@@ -2,14 +2,16 @@
 
 The live view tells apart what has not been sent yet (pending), what waits in
 the provider's queue, what runs there, and what is done. The queued/running
-split and the ETA come from the tracker's model of the provider's queue
-(``seedrun.eta``), so they are what the poller itself believes. The ETA is a
+split comes from the answers, corrected by the tracker's model of the provider's
+queue (``seedrun.eta``) for tasks it believes started; the ETA comes from the
+same model, so both are what the poller itself believes. The ETA is a
 predicted moment, counted down between events: it does not grow while nothing
 happens. requests/s is measured over the last few seconds, not since start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import Counter, deque
@@ -90,9 +92,10 @@ class LiveReporter(Reporter):
         self.tracker: Tracker | None = None
         self.rates = RateWindow()
         # Kept up to date from job events (trio's thread); the refresh thread only reads.
-        self.at_provider: tuple[int, int] | None = None  # (queued, running) per the model
+        self.presumed = 0  # queued by the answers, started by the model (as of the last ETA)
         self.eta_at: float | None = None  # our clock
         self._eta_computed = float("-inf")
+        self._last = Table()
         self.live = Live(self._render(), console=self.console, refresh_per_second=4,
                          get_renderable=self._render, transient=True)
 
@@ -123,8 +126,10 @@ class LiveReporter(Reporter):
         done = sum(c[k] for k in DONE)
         out = {k: c[k] for k in COLUMNS}
         out["pending"] = self.total - sent - done
-        if self.at_provider is not None:
-            out["queued"], out["running"] = self.at_provider
+        # Tasks the model believes started though no answer said so yet.
+        presumed = min(self.presumed, out["queued"])
+        out["queued"] -= presumed
+        out["running"] += presumed
         return out
 
     def eta(self) -> float | None:
@@ -138,15 +143,23 @@ class LiveReporter(Reporter):
         if self.tracker is None or (not force and now - self._eta_computed < ETA_EVERY):
             return
         self._eta_computed = now
-        pending = self.counts()["pending"]
+        seen = Counter(self.states.values())
+        pending = self.total - sum(seen[k] for k in ("submitting", "queued", "running", *DONE))
         view = self.tracker.view(pending)
-        self.at_provider = (view.queued, view.running)
+        self.presumed = max(0, view.running - seen["running"])
         if view.eta is None:
             self.eta_at = None
         else:
             self.eta_at = now + max(0.0, view.eta - self.tracker.clock())
 
     def _render(self) -> Table:
+        # Called from rich's refresh thread while trio updates the counts: a
+        # frame that meets a change in progress is skipped, not a crash.
+        with contextlib.suppress(RuntimeError):
+            self._last = self._table()
+        return self._last
+
+    def _table(self) -> Table:
         s = self.stats
         self.rates.add(self.clock(), s.creates + s.gets + s.lists + s.moderations)
         counts = self.counts()

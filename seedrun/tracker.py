@@ -39,9 +39,9 @@ COALESCE = 0.05
 MAX_PARALLEL_GETS = 64
 LIST_PAGE = 100
 # A sweep waits until this many tasks are due ...
-SWEEP_BATCH = 4
+SWEEP_BATCH = 5
 # ... or the first due one has waited this fraction of a typical run time.
-SWEEP_LAG = 0.35
+SWEEP_LAG = 0.4
 NOT_FOUND_PATIENCE = 600.0
 TROUBLE_BACKOFF_CAP = 60.0
 # The queue note waits until creates have paused this long (seconds).
@@ -186,8 +186,9 @@ class Tracker:
             return None
         dues = heapq.nsmallest(SWEEP_BATCH, (w.due for w in self._swept.values()))
         first = dues[0]
-        if self.forecast.tail() is not None:
-            when = first
+        tail = self.forecast.tail()
+        if tail is not None and first >= tail - self.floor:
+            when = first  # the run may end any moment now: no waiting for company
         else:
             typical = self.model.expected("") or 0.0
             when = min(dues[-1], first + max(self.floor, SWEEP_LAG * typical))

@@ -123,3 +123,18 @@ def test_a_resumed_task_is_asked_at_once() -> None:
     f.add("old", "g", sent=-100.0, received=-100.0, state=TaskState("old", "running"),
           fresh=False)
     assert f.due("old", 0.0) == 0.0
+
+
+def test_first_come_first_served_a_task_behind_a_queued_one_waits_too() -> None:
+    f = forecast()
+    for i in range(4):  # unified creates: the answer says queued whatever the task does
+        f.add(f"v{i}", "g", sent=0.01 * i, received=0.01 * i + 0.005,
+              state=TaskState(f"v{i}", "queued"), fresh=True, trust_status=False)
+    f.add("other", "h", sent=0.05, received=0.055, state=TaskState("other", "queued"),
+          fresh=True, trust_status=False)
+    f.observe("v1", TaskState("v1", "queued"), sent=1.0, received=1.01)
+    statuses = {tid: t.status for tid, t in f.tracks.items()}
+    # v2 and v3 were created after v1, which still waits: they wait, unasked.
+    assert statuses == {"v0": "sent", "v1": "queued", "v2": "queued", "v3": "queued",
+                        "other": "sent"}  # another kind (a flex tier, say) is not inferred
+    assert f.tracks["v3"].not_before == 1.0

@@ -64,12 +64,12 @@ def test_counts_tell_pending_queued_running_and_done_apart() -> None:
     counts = reporter.counts()
     assert (counts["pending"], counts["submitting"], counts["queued"], counts["running"],
             counts["succeeded"]) == (4, 1, 1, 1, 3)
-    # With a tracker, queued/running are the model's (it knows what the provider queues).
-    tracker = FakeTracker(now=5.0, eta=25.0, queued=250, running=50)
+    # With a tracker, a task the model believes started counts as running.
+    tracker = FakeTracker(now=5.0, eta=25.0, queued=0, running=3)
     reporter.attach(tracker)  # type: ignore[arg-type]
     reporter.job("j6", "running")
     counts = reporter.counts()
-    assert (counts["queued"], counts["running"]) == (250, 50)
+    assert (counts["queued"], counts["running"]) == (0, 3)
     assert tracker.asked == 3  # the jobs not sent yet go into the ETA
 
 
