@@ -21,9 +21,11 @@ from typing import TextIO
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from seedrun.client import ClientStats
 from seedrun.runner import Reporter
+from seedrun.safetext import clean, guard
 from seedrun.tracker import Tracker
 
 DONE = ("succeeded", "failed", "blocked", "unknown", "cancelled")
@@ -65,12 +67,14 @@ class PlainReporter(Reporter):
     def job(self, job_id: str, status: str, detail: str = "") -> None:
         if self.quiet or status in ("submitting", "queued", "running"):
             return
-        tail = f"  {detail}" if detail else ""
-        print(f"{status:<9} {job_id}{tail}", file=self.stream, flush=True)
+        # Ids and details come from the spec and the server: one escaped line each,
+        # so no text can start a CI workflow command or a terminal escape.
+        tail = f"  {clean(detail)}" if detail else ""
+        print(guard(f"{status:<9} {clean(job_id)}{tail}"), file=self.stream, flush=True)
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            print(f"note: {message}", file=self.stream, flush=True)
+            print(guard(f"note: {clean(message)}"), file=self.stream, flush=True)
 
 
 class LiveReporter(Reporter):
@@ -112,12 +116,13 @@ class LiveReporter(Reporter):
     def job(self, job_id: str, status: str, detail: str = "") -> None:
         self.states[job_id] = status
         if status in ("failed", "blocked", "unknown"):
-            self.console.print(f"[red]{status}[/] {job_id}  {detail}", highlight=False,
-                               markup=True)
+            line = Text(status, style="red")
+            line.append(f" {clean(job_id)}  {clean(detail)}")  # plain text: no markup
+            self.console.print(line, highlight=False)
         self._forecast()
 
     def note(self, message: str) -> None:
-        self.console.print(f"note: {message}", highlight=False, markup=False)
+        self.console.print(f"note: {clean(message)}", highlight=False, markup=False)
 
     def counts(self) -> dict[str, int]:
         """Jobs per column: pending = not sent yet (nor done)."""

@@ -90,3 +90,35 @@ def test_the_eta_counts_down_and_does_not_grow_while_nothing_changes() -> None:
     tracker.now += 24.0
     reporter.job("j1", "succeeded")
     assert reporter.eta() == pytest.approx(60.0 - 29.0)
+
+
+def test_plain_lines_cannot_start_a_workflow_command_or_markup() -> None:
+    import io
+
+    from seedrun.progress import PlainReporter
+
+    out = io.StringIO()
+    reporter = PlainReporter(out)
+    reporter.job("shot[v=x\n::error file=a::boom]", "failed", "bad\r\n::warning::x \x1b[31m")
+    reporter.note("gateway said\n::set-output name=x::y")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert not any(line.startswith("::") for line in lines)
+    assert "\x1b" not in out.getvalue()
+
+
+def test_the_live_view_prints_ids_as_text_not_markup() -> None:
+    import io
+
+    from rich.console import Console
+
+    from seedrun.client import ClientStats
+    from seedrun.progress import LiveReporter
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, width=200)
+    reporter = LiveReporter(1, ClientStats(), console)
+    reporter.job("job[bold]x[/bold]", "failed", "[link=https://evil.example]click[/link]")
+    text = buf.getvalue()
+    assert "job[bold]x[/bold]" in text
+    assert "[link=https://evil.example]click[/link]" in text
