@@ -152,6 +152,7 @@ async def apply_in_process(
     *,
     lock_path: Path | None = None,
     api_key: str | None = None,
+    missing_outputs: dict[str, str] | None = None,
     **options: Any,
 ) -> Applied:
     """What ``seedrun apply`` does, in this trio run: recover the lockfile, run the
@@ -177,6 +178,7 @@ async def apply_in_process(
             journal=journal,
             options=run_options,
             reporter=reporter,
+            missing_outputs=missing_outputs,
         )
         try:
             outcome = await runner.run()

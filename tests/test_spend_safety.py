@@ -38,8 +38,9 @@ from seedrun import store
 from seedrun.cli import main
 from seedrun.client import SeedanceClient
 from seedrun.commands.apply import resume_command
-from seedrun.files import read_lock, read_spec
+from seedrun.files import read_lock
 from seedrun.lockfile import Lock, LockEntry, dumps
+from seedrun.outputfiles import missing_outputs
 from seedrun.runner import Runner, RunOptions
 from seedrun.spec import load_spec
 from seedrun.store import Journal, current_lock, journal_path, recover, write_lock
@@ -388,8 +389,10 @@ async def test_deleted_outputs_are_downloaded_again(
                 "download", f"{changed.path} was changed (sha256 differs); download it again")
             assert plan["shot2"][0] == "unchanged"
             creates = sim.state.creates
-            missing = {"shot0": "gone", "shot1": "changed"}
-            again2 = await _apply_missing(sim, spec, missing)
+            lock_path = spec.with_suffix(".lock")
+            missing = missing_outputs(read_lock(lock_path), lock_path)  # as apply finds them
+            assert sorted(missing) == ["shot0", "shot1"]
+            again2 = await apply_in_process(sim, spec, missing_outputs=missing)
             assert sim.state.creates == creates
     lock = again2.lock
     assert (tmp_path / lock.jobs["shot0"].output.path).exists()  # type: ignore[union-attr]
@@ -399,28 +402,6 @@ async def test_deleted_outputs_are_downloaded_again(
     # The edited file is not written over: the fresh copy has a name of its own.
     assert lock.jobs["shot1"].output.path != changed.path  # type: ignore[union-attr]
     assert _plan(spec)["shot0"][0] == "unchanged"
-
-
-async def _apply_missing(sim: Any, spec_path: Path, missing: dict[str, str]) -> Any:
-    from conftest import Applied
-
-    spec = read_spec(spec_path)
-    lock_path = spec_path.with_suffix(".lock")
-    lock = recover(lock_path)
-    journal = Journal(journal_path(lock_path))
-    async with SeedanceClient(base_url=sim.base_url, api_key=sim.api_key) as client:
-        runner = Runner(
-            spec, list(spec.jobs), lock, lock_dir=lock_path.parent.resolve(),
-            outputs_dir=spec_path.parent / "outputs", client=client, journal=journal,
-            options=RunOptions(poll_floor=POLL_FLOOR), reporter=RecordingReporter(),
-            missing_outputs=missing,
-        )
-        outcome = await runner.run()
-    journal.close()
-    write_lock(lock_path, runner.lock)
-    journal_path(lock_path).unlink(missing_ok=True)
-    return Applied(outcome, runner.lock, lock_path, spec, client.stats,
-                   RecordingReporter(), runner)
 
 
 # ---------------------------------------------------------------- campaigns never share files
