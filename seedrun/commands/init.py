@@ -64,7 +64,9 @@ outputs/
 report.html
 *.report.html
 *.lock.journal
+*.lock.journal.reserve
 *.lock.lck
+*.lock.lck.pid
 """
 
 
