@@ -6,11 +6,20 @@ then on the moderation of its assets, then for a slot under ``max_in_flight``.
 A dependent starts the moment its source succeeds, not after a wave.
 
 Correctness rules kept here:
-- before a create is sent, the job is journaled as ``unknown``; only the answer
-  turns it into a task id. A crash in between leaves ``unknown``, never a
-  silent resubmit.
-- every state change is durable (journal + fsync) before the next step.
-- creates are shielded from Ctrl-C: they return, are recorded, then we stop.
+- a create is journaled as ``unknown`` the moment its bytes go out (after its
+  turn at every limiter); only the answer turns it into a task id. A crash in
+  between leaves ``unknown``, never a silent resubmit; a Ctrl-C before it leaves
+  the job as it was.
+- every state change is durable (journal + fsync) before the next step; when
+  the journal cannot take one, creating stops and unrecorded task ids are kept
+  for the summary.
+- only a create's bytes on the wire are shielded from Ctrl-C: they return, are
+  recorded, then we stop.
+- a new attempt keeps the job's previous paid result (``previous``).
+
+Other rooms: budget accounting (``budget``), what a job waits for (``sources``),
+moderation and uploads (``moderating``), downloads (``collecting``), polling
+(``tracker``).
 """
 
 from __future__ import annotations
