@@ -102,7 +102,9 @@ async def test_mixed_durations_are_learnt_per_group(tmp_path: Path, start_sim: S
             continue
         first = min(_gets(sim, task))
         if task.request.duration == 15:
-            assert first >= task.start + 0.5  # not polled at the pace of the short ones
+            # Not polled at the pace of the short ones: later than a short task's
+            # whole run (0.3 s) after it started (a loaded machine shifts it a little).
+            assert first >= task.start + 0.35
         else:
             assert first <= task.end + 0.3  # not at the pace of the long ones
 
