@@ -43,7 +43,7 @@ from seedrun.lockfile import Lock
 from seedrun.outputfiles import missing_outputs
 from seedrun.selection import check_select
 from seedrun.spec import Job, Spec
-from seedrun.store import current_lock, journal_path, read_journal
+from seedrun.store import current_lock, read_current
 
 if TYPE_CHECKING:
     from seedrun.applying import MakeReporter
@@ -224,12 +224,10 @@ class Campaign:
 
         from seedrun.commands.status import build_report
 
-        events = read_journal(journal_path(self.lock_path))
-        report = build_report(
-            current_lock(self.lock_path), self.lock_path, self.spec, now=time.time(), verify=verify
-        )
+        lock, events = read_current(self.lock_path)
+        report = build_report(lock, self.lock_path, self.spec, now=time.time(), verify=verify)
         report.spec_path = str(self.path)
-        report.journal_events = len(events)
+        report.journal_events = events
         return report
 
     def diff(
@@ -271,9 +269,7 @@ class Campaign:
         self,
         *,
         reporter: Reporter | None = None,
-        _make_reporter: MakeReporter | None = None,
         _control: _Control | None = None,
-        _locked: bool = False,
         **options: Any,
     ) -> ApplyResult:
         """Moderate, submit, poll and download; record everything in the lockfile.
@@ -292,21 +288,39 @@ class Campaign:
             chosen = applying.ApplyOptions(**options)
         except TypeError as exc:
             raise ConfigError(f"apply: {exc}") from None
-        prepared = applying.prepare(self.spec, self.path, chosen)
-        control = _control or _Control()
-        make = _make_reporter or (lambda total, stats: reporter or Reporter())
+        return await self.apply_with(
+            chosen,
+            make_reporter=lambda total, stats: reporter or Reporter(),
+            control=_control,
+        )
+
+    async def apply_with(
+        self,
+        options: applying.ApplyOptions,
+        *,
+        make_reporter: MakeReporter,
+        prepared: applying.Prepared | None = None,
+        control: _Control | None = None,
+        locked: bool = False,
+    ) -> ApplyResult:
+        """``apply_async`` for callers that already hold the pieces: the options as
+        a record, a reporter made once the client exists, the checks already made
+        (``applying.prepare``), the run lock already taken (the CLI does both)."""
+        if prepared is None:
+            prepared = applying.prepare(self.spec, self.path, options)
+        control = control or _Control()
         done = await applying.run(
             self.spec,
             self.lock_path,
             prepared,
-            chosen,
-            make_reporter=make,
+            options,
+            make_reporter=make_reporter,
             on_runner=lambda runner: control.started(runner, trio.lowlevel.current_trio_token()),
-            locked=_locked,
+            locked=locked,
         )
         outcome = done.runner.outcome
         return ApplyResult(
-            exit_code=_exit_code(done.runner, detach=chosen.detach),
+            exit_code=_exit_code(done.runner, detach=options.detach),
             status=dict(outcome.status),
             reasons=dict(outcome.reasons),
             undone=tuple(outcome.undone),

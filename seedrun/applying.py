@@ -184,7 +184,7 @@ async def _run(
                 uploads=uploader_for(spec),
                 bucket=bucket_outputs_for(spec),
             )
-            owned = foreign_outputs(lock_path)
+            owned = foreign_outputs(lock_path, lock)
             runner.downloads.foreign = frozenset(owned)
             clash = clashes(runner.planned_outputs(), owned)
             if clash:

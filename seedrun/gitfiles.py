@@ -6,9 +6,9 @@ import subprocess
 from pathlib import Path
 
 from seedrun.errors import ConfigError
-from seedrun.files import check_size, read_text
+from seedrun.files import check_size
 from seedrun.lockfile import Lock, loads
-from seedrun.store import current_lock, journal_path, read_journal
+from seedrun.store import read_current
 
 
 def split_rev(arg: str) -> tuple[str, str] | None:
@@ -58,9 +58,7 @@ def read_lock_arg(arg: str) -> Lock:
         return loads(git_show(*rev), arg)
     path = Path(arg)
     # A crashed or running apply's journal holds paid task ids: fold it in (read only).
-    if not read_journal(journal_path(path)):
-        read_text(path, "lockfile")  # "not found", with the path
-    return current_lock(path)
+    return read_current(path, required=True)[0]
 
 
 def read_lock_at_head(lock_path: Path, rev: str = "HEAD") -> tuple[Lock, str]:

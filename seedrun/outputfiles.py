@@ -86,13 +86,14 @@ def missing_outputs(lock: Lock, lock_path: Path) -> dict[str, str]:
     return out
 
 
-def foreign_outputs(lock_path: Path) -> dict[Path, str]:
-    """Files that the folder's other lockfiles record, resolved -> that lockfile's name."""
+def foreign_outputs(lock_path: Path, own: Lock) -> dict[Path, str]:
+    """Files that the folder's other lockfiles record, resolved -> that lockfile's name.
+    ``own`` is this campaign's lock, as the run read it."""
     owned: dict[Path, str] = {}
     me = lock_path.resolve()
     # A path this campaign records too is its own (a backup copy of the lockfile
     # records the same files): only the others' paths are off limits.
-    mine = _recorded(read_lock(lock_path), lock_path.parent) if lock_path.exists() else set()
+    mine = _recorded(own, lock_path.parent)
     for other in sorted(lock_path.parent.glob("*.lock")):
         if other.resolve() == me:
             continue

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from seedrun.errors import LockError
-from seedrun.files import read_lock
+from seedrun.files import read_lock, read_text
 from seedrun.lockfile import Lock, dumps, event_problem, fold
 
 
@@ -88,7 +88,16 @@ def current_lock(lock_path: Path) -> Lock:
     without writing anything. Every read-only command (plan, status, report, diff,
     lock merge) reads a lockfile through this, so all of them see paid task ids
     that only the journal holds."""
-    return fold(read_lock(lock_path), read_journal(journal_path(lock_path)))
+    return read_current(lock_path)[0]
+
+
+def read_current(lock_path: Path, *, required: bool = False) -> tuple[Lock, int]:
+    """``current_lock`` and how many journal events it folded in. ``required``: a
+    lockfile that is missing, with no journal either, is an error ("not found")."""
+    events = read_journal(journal_path(lock_path))
+    if required and not events and not lock_path.exists():
+        read_text(lock_path, "lockfile")  # raises "lockfile not found", with the path
+    return fold(read_lock(lock_path), events), len(events)
 
 
 def recover(lock_path: Path) -> Lock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import shlex
 import sys
@@ -158,10 +157,11 @@ def run(args: argparse.Namespace) -> int:
             return LiveReporter(total, stats)
         return PlainReporter(quiet=args.quiet)
 
-    fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
     # The run lock first: a second apply on this lockfile stops here, before trio.
     with RunLock(campaign.lock_path).held():
-        run = partial(campaign.apply_async, _make_reporter=reporter, _locked=True, **fields)
+        run = partial(
+            campaign.apply_with, options, make_reporter=reporter, prepared=prepared, locked=True
+        )
         result = trio.run(run)
     return _summary(result, campaign.path, args)
 

@@ -19,11 +19,11 @@ from seedrun import bucket_outputs
 from seedrun.bucket_outputs import is_bucket_url
 from seedrun.cost import FormulaCheck, formula_check, spent_tokens
 from seedrun.errors import EXIT_JOBS_FAILED, EXIT_OK, ConfigError
-from seedrun.files import default_lock_path, read_spec, read_text
+from seedrun.files import default_lock_path, read_spec
 from seedrun.gitfiles import find_lock
 from seedrun.lockfile import IN_FLIGHT, STATUSES, FileRef, Lock, LockEntry
 from seedrun.spec import Spec
-from seedrun.store import current_lock, journal_path, read_journal
+from seedrun.store import read_current
 
 HELP = "summarize the lockfile: states, failures, in-flight tasks, missing files, usage"
 PROBLEMS = ("failed", "cancelled", "unknown", "blocked")
@@ -75,13 +75,11 @@ def run(args: argparse.Namespace) -> int:
         lock_path = default_lock_path(Path(spec_arg))
     else:
         lock_path = find_lock(None)
-    events = read_journal(journal_path(lock_path))
-    if not events:  # a crash's journal alone is a lockfile too
-        read_text(lock_path, "lockfile")  # "not found", with the path
-    lock = current_lock(lock_path)
+    # A crash's journal alone is a lockfile too.
+    lock, events = read_current(lock_path, required=True)
     report = build_report(lock, lock_path, spec, now=now(), verify=args.verify)
     report.spec_path = spec_arg
-    report.journal_events = len(events)
+    report.journal_events = events
     if sys.stdout.isatty():
         _print_rich(report)
     else:
