@@ -136,10 +136,17 @@ class Forecast:
 
     # ------------------------------------------------------------ facts in
 
-    def warm(self, history: Iterable[tuple[str, float]]) -> None:
-        """Run times a lockfile remembers, as (group, seconds)."""
+    def warm(self, history: Iterable[tuple[str, float]], *, measured: bool = False) -> None:
+        """Run times a lockfile remembers, as (group, seconds). ``measured``: run
+        times an earlier run measured closely (``run_seconds``), as good as this
+        run's own (a resume's first samples are the tasks running at that moment,
+        the long ones more likely, so they must not replace them); else rough
+        upper estimates (created to updated), used until this run measures."""
         for group, seconds in history:
-            self.runtimes.warm(group, seconds)
+            if measured:
+                self.runtimes.observe(group, seconds)
+            else:
+                self.runtimes.warm(group, seconds)
 
     def add(
         self,
@@ -150,6 +157,7 @@ class Forecast:
         received: float,
         state: TaskState,
         fresh: bool,
+        order: float | None = None,
         trust_status: bool = True,
     ) -> Track:
         """A task to follow: ``fresh`` from a create answered between ``sent`` and
@@ -158,8 +166,12 @@ class Forecast:
         # FCFS order: a fresh task's by when its create was answered (the send
         # times of creates made together are scrambled by the journal and the
         # pacer; the answers come back nearly in the provider's order); a resumed
-        # task's by its creation, known to the second (ties: a guess).
-        key = (received if fresh else sent, self.added)
+        # task's by the same moment when the lockfile has it (``order``), else by
+        # its creation, known to the second (ties: a guess).
+        if fresh:
+            key = (received, self.added)
+        else:
+            key = (order if order is not None else sent, self.added)
         track = Track(task_id, group, key, created=sent, not_before=sent, checked=sent)
         self.added += 1
         self.tracks[task_id] = track
@@ -174,13 +186,18 @@ class Forecast:
         self._dirty = True
         return track
 
-    def observe(self, task_id: str, state: TaskState, *, sent: float, received: float) -> None:
-        """A poll answer for the task, asked at ``sent`` and answered at ``received``."""
+    def observe(
+        self, task_id: str, state: TaskState, *, sent: float, received: float
+    ) -> float | None:
+        """A poll answer for the task, asked at ``sent`` and answered at ``received``.
+
+        Returns the task's run time when this answer ended it and the run time was
+        measured closely enough to learn from (the lockfile keeps it)."""
         track = self.tracks.get(task_id)
         if track is None:
-            return
-        self._learn(track, state, sent, received)
+            return None
         self._dirty = True
+        return self._learn(track, state, sent, received)
 
     def drop(self, task_id: str) -> None:
         self.tracks.pop(task_id, None)
@@ -188,7 +205,7 @@ class Forecast:
         self._running.pop(task_id, None)
         self._dirty = True
 
-    def _learn(self, t: Track, state: TaskState, sent: float, received: float) -> None:
+    def _learn(self, t: Track, state: TaskState, sent: float, received: float) -> float | None:
         if state.status == "queued":
             if t.status != "queued":
                 t.predicted = None  # first sure sign it waits: placed again before its next poll
@@ -197,7 +214,7 @@ class Forecast:
             self._behind_queued(t, sent)
             t.checked = max(t.checked, sent)
             self._count_cap(received, queued=True)
-            return
+            return None
         if t.start_hi is None:
             lo, hi = t.not_before, received
             if state.status == "running" and state.updated_at is not None:
@@ -223,7 +240,7 @@ class Forecast:
                 # arrive in any order, and at this moment all those seen are running.
                 t.counted = True
                 self._count_cap(received, queued=False)
-            return
+            return None
         # Ended (succeeded, failed, cancelled).
         lo, hi = max(t.checked, t.start_hi or t.checked), received
         if state.updated_at is not None:
@@ -232,6 +249,7 @@ class Forecast:
         t.end = self._likely_end(t.group, start, lo, hi)
         t.status = "done"
         self.ends_seen += 1
+        measured = None
         if state.status == "succeeded" and t.start_lo is not None and t.start_hi is not None:
             width = t.start_hi - t.start_lo
             run = t.end - start
@@ -239,10 +257,12 @@ class Forecast:
             # start: its run time only serves until closer ones are known.
             if run > 0 and t.fair and width <= max(0.5 * run, 2 * self.floor):
                 self.runtimes.observe(t.group, run)
+                measured = run
             elif run > 0:
                 self.runtimes.warm(t.group, run)
         self.drop(t.task_id)
         self._recent.append(t)
+        return measured
 
     def _likely_end(self, group: str, start: float, lo: float, hi: float) -> float:
         """Where in (lo, hi] a task that started at ``start`` ended, for learning.

@@ -82,6 +82,12 @@ class LockEntry:
     execution_expires_after: int | None = None
     created_at: int | None = None
     updated_at: int | None = None
+    # Our own observations, for the poller of the next run (seedrun.eta): when the
+    # create was answered here (epoch seconds, this machine's clock, to the ms;
+    # it orders tasks the server stamped with the same second), and how long the
+    # task ran on the provider, start to end, queue time excluded.
+    submitted_at: float | None = None
+    run_seconds: float | None = None
     # The result this entry replaces (task id, output, seed, usage...), kept until a
     # new result takes its place: a failed or unfinished replacement never erases a
     # paid video. Plain data, as ``previous_of`` makes it.
@@ -282,6 +288,7 @@ _TEXT_FIELDS = frozenset(
     {"task_id", "video_url", "last_frame_url", "revised_prompt", "service_tier"}
 )
 _INT_FIELDS = frozenset({"seed", "execution_expires_after", "created_at", "updated_at"})
+_SECONDS_FIELDS = frozenset({"submitted_at", "run_seconds"})
 
 
 def _plainly_valid(data: Any) -> bool:
@@ -332,6 +339,8 @@ def _plain_entry(e: Any) -> bool:
             )
         elif k == "usage":
             ok = type(v) is dict and all(type(x) is int for x in v.values())
+        elif k in _SECONDS_FIELDS:
+            ok = type(v) in (int, float) and 0 <= v < 1e12
         elif k == "previous":
             ok = type(v) is dict and "key" in v and _plain_entry({"status": "succeeded", **v})
         else:

@@ -208,12 +208,19 @@ class Runner:
 
     def _hand_history_to_tracker(self) -> None:
         """Run times the lockfile remembers (warm start), and how many tasks to expect."""
-        history = []
+        measured, rough = [], []
         for job in self.jobs:
             e = self.lock.jobs.get(job.id)
-            if e and e.status == "succeeded" and e.created_at and e.updated_at:
-                history.append((self._group(job), float(e.updated_at - e.created_at)))
-        self.tracker.warm(history)
+            if e is None or e.status != "succeeded":
+                continue
+            if e.run_seconds:
+                measured.append((self._group(job), float(e.run_seconds)))
+            elif e.submitted_at is None and e.created_at and e.updated_at:
+                # Written before run times were recorded: created to updated, which
+                # includes any time queued (an upper estimate, until this run measures).
+                rough.append((self._group(job), float(e.updated_at - e.created_at)))
+        self.tracker.warm(rough)
+        self.tracker.warm(measured, measured=True)
         if not self.options.detach:
             follows = (*planner.CREATES, "resume")
             self.tracker.expect(sum(1 for i in self.items if i.action in follows))
@@ -480,7 +487,9 @@ class Runner:
             self._finish(job, "failed", exc.message)
             return None
         with trio.CancelScope(shield=True):
-            entry = merge(pending.with_(error=None), state)
+            # When the answer came: the next run orders this run's tasks by it.
+            answered = round(time.time(), 3)
+            entry = merge(pending.with_(error=None, submitted_at=answered), state)
             await self._record(job, entry)
         return entry
 
@@ -520,10 +529,14 @@ class Runner:
             return
         now = self.clock()
         resumed = submitted is None
+        order = None
         if submitted is None:
-            # Resumed: the server's timestamp tells how long ago it was created.
+            # Resumed: the server's timestamp tells how long ago it was created, and
+            # our own answer time, to the ms, its place in the provider's queue.
             age = max(0.0, time.time() - entry.created_at) if entry.created_at else 0.0
             submitted = now - age
+            if entry.submitted_at is not None:
+                order = now - max(0.0, time.time() - entry.submitted_at)
         # The earlier of the server's expiry and the user's own timeout.
         limits = [x for x in (entry.execution_expires_after, self.options.task_timeout) if x]
         expires = min(limits) if limits else EXECUTION_EXPIRES_DEFAULT
@@ -535,6 +548,7 @@ class Runner:
             submitted=submitted,
             deadline=deadline,
             resumed=resumed,
+            order=order,
             seconds=float(job.params.get("duration") or 5),
         )
         self.reporter.job(job.id, entry.status)
@@ -557,6 +571,8 @@ class Runner:
                 return
             state = w.state
             entry = merge(entry, state)
+            if state.terminal and w.run_seconds is not None:
+                entry = entry.with_(run_seconds=round(w.run_seconds, 2))
             if not state.terminal and self.clock() >= deadline:
                 # Not `failed`: the task may still finish, and a retry would pay twice.
                 # `unknown` with its task id keeps it; the next apply looks at it again.

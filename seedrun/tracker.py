@@ -69,6 +69,7 @@ class Watch:
     told_wrong_id: bool = False
     asking: bool = False  # a status request for it is on the wire
     polls: list[float] = field(default_factory=list)  # when each status request was sent
+    run_seconds: float | None = None  # start to end, when the poller measured it fairly
 
 
 class Tracker:
@@ -110,9 +111,10 @@ class Tracker:
 
     # ---------------------------------------------------------------- job side
 
-    def warm(self, history: Iterable[tuple[str, float]]) -> None:
-        """Run times (group, seconds) from the lockfile, until this run has its own."""
-        self.forecast.warm(history)
+    def warm(self, history: Iterable[tuple[str, float]], *, measured: bool = False) -> None:
+        """Run times (group, seconds) from the lockfile: ``measured`` closely by an
+        earlier run, else rough ones used until this run has its own."""
+        self.forecast.warm(history, measured=measured)
 
     def expect(self, tasks: int) -> None:
         """How many tasks this run will watch in all (the end of a run polls closer)."""
@@ -127,10 +129,13 @@ class Tracker:
         submitted: float,
         deadline: float | None,
         resumed: bool = False,
+        order: float | None = None,
         seconds: float | None = None,
     ) -> Watch:
         """Follow a task: just created (sent at ``submitted``, answered ``state``), or
-        ``resumed`` from a lockfile (``submitted``: its creation, as well as known).
+        ``resumed`` from a lockfile (``submitted``: its creation, as well as known;
+        ``order``: when its create was answered, if the lockfile knows, which places
+        it in the provider's queue among tasks created in the same second).
         ``seconds``: the video's duration, so a new kind of task borrows the run
         times of the others in proportion."""
         now = self.clock()
@@ -144,6 +149,7 @@ class Tracker:
             received=now,
             state=state,
             fresh=not resumed,
+            order=order,
             # The unified create answer says queued whatever the task does.
             trust_status=api == "official",
         )
@@ -369,7 +375,9 @@ class Tracker:
             return
         now = self.clock()
         w.trouble_since = None
-        self.forecast.observe(w.task_id, state, sent=sent, received=received)
+        ran = self.forecast.observe(w.task_id, state, sent=sent, received=received)
+        if ran is not None:
+            w.run_seconds = ran
         old = w.state
         w.last_poll = now
         w.state = state
