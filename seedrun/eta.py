@@ -38,6 +38,8 @@ RECENT_ENDS = 120.0
 GOLDEN = 0.6180339887498949
 # Play the queue again at most this often (seconds): a 10,000-task queue takes a while.
 REPLAN_EVERY = 0.2
+# A unified task whose status the probes have not settled is asked after this long anyway.
+UNSURE_HOLD = 30.0
 
 
 class ServerClock:
@@ -81,10 +83,29 @@ class Track:
     predicted: float | None = None  # predicted start while queued
     counted: bool = False  # its start was counted for the cap
     fair: bool = False  # its run time is a fair sample (see _learn)
+    inferred: bool = False  # known started only because a later task had (FCFS)
 
     @property
     def started(self) -> bool:
         return self.start_hi is not None
+
+    def pinned_start(self, end: float) -> float | None:
+        """The start that the first progress sample implies, given the end: at time
+        t, p % of the run from the start to ``end`` was done (linear progress)."""
+        if not self.progress or self.start_lo is None or self.start_hi is None:
+            return None
+        if len(self.progress) >= 2:
+            (t0, p0), (t1, p1) = self.progress[-2], self.progress[-1]
+            if p1 > p0 and t1 > t0:
+                # Two samples give the pace: the start is where it extrapolates to 0 %.
+                start = t0 - (p0 + 0.5) * (t1 - t0) / (p1 - p0)
+                return min(max(start, self.start_lo), self.start_hi)
+        t, p = self.progress[0]
+        share = (p + 0.5) / 100  # the provider reports whole percents, rounded down
+        if not 0 < share < 1 or end <= t:
+            return None
+        start = (t - share * end) / (1 - share)
+        return min(max(start, self.start_lo), self.start_hi)
 
     def start(self, run: float | None) -> float:
         """The best single estimate of the start (predicted while queued)."""
@@ -133,6 +154,10 @@ class Forecast:
     _queue_seen: bool = False
     _urgent: bool = False
     _exact_min: dict[str, float] = field(default_factory=dict)
+    _probes: dict[str, str] = field(default_factory=dict)  # group -> unsure task asked now
+    _touched: set[str] = field(default_factory=set)  # due again at the next plan
+    _ends_lo: dict[str, float] = field(default_factory=dict)
+    _top_ends: list[tuple[str, float]] = field(default_factory=list)
 
     # ------------------------------------------------------------ facts in
 
@@ -202,10 +227,17 @@ class Forecast:
     def drop(self, task_id: str) -> None:
         self.tracks.pop(task_id, None)
         self._unsure.pop(task_id, None)
+        for group, probe in list(self._probes.items()):
+            if probe == task_id:
+                del self._probes[group]
         self._running.pop(task_id, None)
         self._dirty = True
 
     def _learn(self, t: Track, state: TaskState, sent: float, received: float) -> float | None:
+        self._unsure.pop(t.task_id, None)
+        if self._probes.get(t.group) == t.task_id:
+            del self._probes[t.group]
+            self._urgent = True  # the next probe goes at once
         if state.status == "queued":
             if t.status != "queued":
                 t.predicted = None  # first sure sign it waits: placed again before its next poll
@@ -215,12 +247,19 @@ class Forecast:
             t.checked = max(t.checked, sent)
             self._count_cap(received, queued=True)
             return None
+        first_sight = t.start_hi is None or t.inferred
         if t.start_hi is None:
             lo, hi = t.not_before, received
             if state.status == "running" and state.updated_at is not None:
                 lo, hi = _narrow(lo, hi, self.clock.local(state.updated_at))
+            elif state.status != "running":
+                # Started and ended between two polls: it ran at least the shortest
+                # run seen, so it started that much before this answer.
+                hi = max(lo, hi - (self.runtimes.shortest(t.group) or 0.0))
             t.start_lo, t.start_hi = lo, hi
             self._running[t.task_id] = t
+            self._ahead_started(t)
+        if first_sight:
             # Seen running by a poll whose moment did not hang on its run time (a
             # create's answer, a resumed task's first poll, or one made before any
             # task could have ended)? Only then is its run time a fair sample: a
@@ -230,6 +269,7 @@ class Forecast:
             t.fair = state.status == "running" and (
                 at_create or t.status == "unknown" or sent - t.start(None) <= shortest
             )
+            t.inferred = False
         if state.status == "running":
             t.status = "running"
             t.checked = max(t.checked, sent)
@@ -242,10 +282,34 @@ class Forecast:
                 self._count_cap(received, queued=False)
             return None
         # Ended (succeeded, failed, cancelled).
-        lo, hi = max(t.checked, t.start_hi or t.checked), received
+        if first_sight:
+            # Never seen running: it ended at least the shortest run after its
+            # earliest start, not at this answer (else the slot it frees in the
+            # queue's play would free late, and every prediction after it).
+            shortest = self.runtimes.shortest(t.group) or 0.0
+            lo = max(t.checked, (t.start_lo or t.checked) + shortest)
+        else:
+            lo = max(t.checked, t.start_hi or t.checked)
+        hi = received
         if state.updated_at is not None:
             lo, hi = _narrow(lo, hi, self.clock.local(state.updated_at))
+        lo = min(lo, hi)
         start = t.start(None)
+        if (
+            first_sight
+            and t.predicted is not None
+            and t.start_lo is not None
+            and t.start_hi is not None
+            and t.start_lo <= t.predicted <= t.start_hi
+        ):
+            start = t.predicted  # the queue's play placed it there, and nothing says no
+        close = max(2 * self.floor, 0.3 * (lo - (t.start_lo if t.start_lo is not None else lo)))
+        pinned = t.pinned_start((lo + hi) / 2) if hi - lo <= close else None
+        if pinned is not None:
+            # Progress seen on the way and an end seen closely: the start follows,
+            # however long the task sat unseen between polls.
+            start = pinned
+            t.start_lo = t.start_hi = pinned
         t.end = self._likely_end(t.group, start, lo, hi)
         t.status = "done"
         self.ends_seen += 1
@@ -297,6 +361,27 @@ class Forecast:
                 other.predicted = None
                 self._unsure.pop(other.task_id, None)
 
+    def _ahead_started(self, t: Track) -> None:
+        """First come, first served: tasks of its kind created before a task that has
+        started have started too (by then). Spares asking each unified task."""
+        if t.start_hi is None:
+            return
+        found = False
+        for other in list(self._unsure.values()):
+            if other.group != t.group or other.order >= t.order or other.status != "sent":
+                continue
+            self._unsure.pop(other.task_id, None)
+            other.status = "running"
+            other.inferred = True
+            other.start_lo = other.not_before
+            other.start_hi = max(other.not_before, t.start_hi)
+            other.counted = True
+            self._running[other.task_id] = other
+            self._touched.add(other.task_id)
+            found = True
+        if found:
+            self._count_cap(t.start_hi, queued=False)
+
     def _count_cap(self, at: float, *, queued: bool) -> None:
         """The cap is at least the number of tasks running at one moment; when a
         task waits in the queue at that moment, the count is the cap itself."""
@@ -335,6 +420,7 @@ class Forecast:
             return []
         self._dirty = self._urgent = False
         self._planned_at = now
+        self._choose_probes()
         slots: list[float] = []
         waiting: list[Track] = []
         for t in self.tracks.values():
@@ -357,16 +443,20 @@ class Forecast:
         moved: list[str] = []
         cap = self.cap
         if cap is None and self._queue_seen:
-            # The provider queues, and its cap is not counted yet: as many as run.
-            cap = max(1, len(slots))
-        if cap is not None:
+            # The provider queues, and its cap is not counted yet: as many as are
+            # known to run. None known: while unified probes look for the ones
+            # running, wait for them; else (every answer said queued) ask again.
+            cap = len(slots) if self._unsure or slots else 1
+        if cap:
             # More running than the cap: the ones ending first have ended, and
             # those presumed started took their slots. Each slot frees at the
-            # end of its last occupant.
+            # end of its last occupant, which may be a task seen ended lately:
+            # the task after it started then, not when we happen to replan.
+            slots.extend(t.end for t in self._recent if t.end is not None)
             slots.sort()
             slots = slots[-cap:] + [now] * max(0, cap - len(slots))
             heapq.heapify(slots)
-        previous = now
+        previous = -math.inf
         # Tasks resumed and not asked yet may run: until they answer, the queue is unknown.
         asking = any(t.status == "unknown" for t in waiting)
         for t in waiting:
@@ -374,6 +464,8 @@ class Forecast:
                 start = math.inf
             elif cap is None:
                 start = max(now, t.not_before)
+            elif cap == 0:
+                start = math.inf  # it waits for tasks not known to run yet
             else:
                 free = heapq.heappop(slots)
                 start = max(free, t.not_before, previous)
@@ -384,7 +476,27 @@ class Forecast:
                 moved.append(t.task_id)
             t.predicted = previous = start
         self._tail = self._compute_tail()
+        if self._touched:
+            moved.extend(x for x in self._touched if x in self.tracks)
+            self._touched.clear()
         return moved
+
+    def _choose_probes(self) -> None:
+        """A unified create answers ``queued`` whatever the task does, so its status
+        is asked. First come, first served makes the statuses in creation order
+        run, run, ..., queued, queued: one task asked at a time, halving the unsure
+        ones each answer, finds where the queue starts in log2(n) requests."""
+        groups: dict[str, list[Track]] = {}
+        for t in self._unsure.values():
+            if t.status == "sent":
+                groups.setdefault(t.group, []).append(t)
+        for group, unsure in groups.items():
+            if group in self._probes and self._probes[group] in self._unsure:
+                continue
+            unsure.sort(key=lambda t: t.order)
+            probe = unsure[len(unsure) // 2]
+            self._probes[group] = probe.task_id
+            self._touched.add(probe.task_id)
 
     def _expected_end(self, t: Track, now: float) -> float:
         run = self.runtimes.expected(t.group)
@@ -409,6 +521,7 @@ class Forecast:
         return self._tail
 
     def _compute_tail(self) -> float | None:
+        self._ends_lo = {}
         if self.expected is not None and self.added < self.expected:
             return None
         latest: float | None = None
@@ -419,11 +532,33 @@ class Forecast:
             if shortest is None:
                 samples = self.runtimes.samples(t.group)
                 if len(samples) < MIN_SAMPLES:
+                    self._ends_lo = {}
                     return None
                 shortest = samples[len(samples) // 4]
             end_lo = t.start(self.runtimes.expected(t.group)) + shortest
             latest = end_lo if latest is None else max(latest, end_lo)
+            # Seen running a moment ago: it ends later than that, whatever it ran.
+            self._ends_lo[t.task_id] = max(end_lo, t.checked if t.started else end_lo)
+        ranked = sorted(self._ends_lo.items(), key=lambda kv: kv[1], reverse=True)[:2]
+        self._top_ends = ranked
         return latest
+
+    def _may_be_last(self, t: Track, run: float | None) -> bool:
+        """Could this task be the one that ends the run? Only then is its end worth
+        seeing within the floor: a task that surely ends before another task
+        surely ends is seen in time at its own pace."""
+        if self._tail is None:
+            return False
+        others = [end for task_id, end in self._top_ends if task_id != t.task_id]
+        if not others:
+            return True
+        samples = self.runtimes.samples(t.group)
+        if not samples:
+            return True
+        start = t.start(run)
+        if t.checked - start >= samples[-1]:
+            return True  # outlived every run seen: no telling when it ends
+        return start + samples[-1] >= others[0]
 
     def unplanned(self, task_id: str) -> bool:
         """Queued (or not known to run) and not yet placed by a ``plan``."""
@@ -435,6 +570,11 @@ class Forecast:
         t = self.tracks[task_id]
         if t.status == "unknown" and t.start_hi is None:
             return now  # resumed: what it is doing now is the first thing to learn
+        if t.task_id in self._unsure and t.status == "sent":
+            if self._probes.get(t.group) == t.task_id:
+                return now
+            # Settled by the probes (a plan hands it back then); this is a backstop.
+            return now + UNSURE_HOLD
         if not t.started and t.predicted is None:
             # Not in the queue's play yet: the next plan (soon) places it.
             return now + REPLAN_EVERY + self.floor
@@ -449,8 +589,14 @@ class Forecast:
             started=t.started,
             waited=now - t.created,
             progress=t.progress,
+            start_range=(
+                (t.start_lo, t.start_hi)
+                if t.start_lo is not None and t.start_hi is not None
+                else None
+            ),
         )
-        return next_poll(outlook, self.runtimes.samples(t.group), self.floor, self._tail)
+        tail = self._tail if self._may_be_last(t, run) else None
+        return next_poll(outlook, self.runtimes.samples(t.group), self.floor, tail)
 
     def counts(self, now: float | None = None) -> tuple[int, int]:
         """(queued, running) among the tasks in flight: seen running, or (given

@@ -120,6 +120,8 @@ class Outlook:
     started: bool  # seen running or ended; False: still queued (start predicted)
     waited: float  # seconds since the create
     progress: tuple[tuple[float, float], ...] = ()  # (time, percent) samples, oldest first
+    # Where the start surely lies, when known (seen queued before, running after).
+    start_range: tuple[float, float] | None = None
 
 
 def next_poll(o: Outlook, samples: list[float], floor: float, tail: float | None = None) -> float:
@@ -128,6 +130,8 @@ def next_poll(o: Outlook, samples: list[float], floor: float, tail: float | None
     if o.waited >= LONG_WAIT:
         lower = o.now + max(floor, LONG_WAIT_INTERVAL)
     target = _by_progress(o)
+    if target is None:
+        target = _by_one_progress(o, samples, floor)
     if target is None:
         target = _by_history(o, samples)
     if target is not None and tail is not None and o.waited < LONG_WAIT:
@@ -153,6 +157,31 @@ def _by_progress(o: Outlook) -> float | None:
     if p1 <= p0 or t1 <= t0 or p1 >= 100:
         return None
     return t1 + (100.0 - p1) * (t1 - t0) / (p1 - p0)
+
+
+def _by_one_progress(o: Outlook, samples: list[float], floor: float) -> float | None:
+    """One progress sample and where the start lies: the run times seen that fit
+    both (at time t, p % done, reported rounded down), and where each would end.
+    With none that fit but a start known closely, the sample alone says when."""
+    if not o.progress or o.start_range is None:
+        return None
+    t, p = o.progress[-1]
+    if not 0 < p < 100:
+        return None
+    lo, hi = o.start_range
+    ends = []
+    for run in samples:
+        a, b = max(lo, t - (p + 1) / 100 * run), min(hi, t - p / 100 * run)
+        if a <= b:
+            ends.append((a + b) / 2 + run)
+    if ends:
+        ends.sort()
+        return ends[min(len(ends) - 1, int(TARGET_QUANTILE * len(ends)))]
+    earliest = hi + (t - hi) * 100 / (p + 1)
+    latest = lo + (t - lo) * 100 / p
+    if latest - earliest <= max(floor, 0.2 * (latest - lo)):
+        return earliest + TARGET_QUANTILE * (latest - earliest)
+    return None
 
 
 def _by_history(o: Outlook, samples: list[float]) -> float | None:

@@ -159,6 +159,7 @@ class Runner:
         self._missing = dict(missing_outputs or {})
         self._done = {j.id: trio.Event() for j in jobs}
         self._fresh: set[str] = set()  # jobs that reached succeeded during this run
+        self._answered: dict[str, float] = {}  # job -> when its create was answered (clock)
         self._slots = trio.CapacityLimiter(options.max_in_flight)
         # Creates actually on the wire. Waiting for a turn happens outside the
         # shielded create, so Ctrl-C drops creates that were never sent.
@@ -459,6 +460,9 @@ class Runner:
 
         try:
             state = await self.client.create(job.api, body, on_send=on_send)
+            # Taken before the journal write: answers of creates sent together come
+            # back in about the provider's queue order, journal writes in any order.
+            self._answered[job.id] = self.clock()
         except trio.Cancelled:
             # The client shields a create from its send to its answer, so a Cancelled
             # here means no attempt could have made a task: undo the journaled send.
@@ -548,6 +552,7 @@ class Runner:
             submitted=submitted,
             deadline=deadline,
             resumed=resumed,
+            answered=self._answered.pop(job.id, None),
             order=order,
             seconds=float(job.params.get("duration") or 5),
         )

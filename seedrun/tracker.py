@@ -129,10 +129,12 @@ class Tracker:
         submitted: float,
         deadline: float | None,
         resumed: bool = False,
+        answered: float | None = None,
         order: float | None = None,
         seconds: float | None = None,
     ) -> Watch:
         """Follow a task: just created (sent at ``submitted``, answered ``state``), or
+        ``answered``: when its create's answer came, if not just now;
         ``resumed`` from a lockfile (``submitted``: its creation, as well as known;
         ``order``: when its create was answered, if the lockfile knows, which places
         it in the provider's queue among tasks created in the same second).
@@ -146,7 +148,7 @@ class Tracker:
             w.task_id,
             group,
             sent=submitted,
-            received=now,
+            received=now if answered is None else min(now, answered),
             state=state,
             fresh=not resumed,
             order=order,

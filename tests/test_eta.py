@@ -138,3 +138,54 @@ def test_first_come_first_served_a_task_behind_a_queued_one_waits_too() -> None:
     assert statuses == {"v0": "sent", "v1": "queued", "v2": "queued", "v3": "queued",
                         "other": "sent"}  # another kind (a flex tier, say) is not inferred
     assert f.tracks["v3"].not_before == 1.0
+
+
+def unified_wave(f: Forecast, n: int) -> None:
+    for i in range(n):
+        t = 0.01 * i
+        f.add(f"v{i:02d}", "g", sent=t, received=t + 0.005,
+              state=TaskState(f"v{i:02d}", "queued"), fresh=True, trust_status=False)
+
+
+def test_unified_statuses_are_found_by_halving_not_by_asking_each() -> None:
+    """32 unified tasks, the provider runs 5: asked one at a time, each answer
+    settles half of the unsure ones (first come, first served)."""
+    f = forecast()
+    unified_wave(f, 32)
+    now, asked = 1.0, []
+    for _ in range(12):
+        f.plan(now, force=True)
+        due_now = [tid for tid in f.tracks if f.due(tid, now) <= now]
+        if not due_now:
+            break
+        assert len(due_now) == 1  # one probe at a time
+        tid = due_now[0]
+        asked.append(tid)
+        status = "running" if int(tid[1:]) < 5 else "queued"
+        f.observe(tid, TaskState(tid, status, progress=10 if status == "running" else 0),
+                  sent=now, received=now + 0.01)
+        now += 0.02
+    assert len(asked) <= 6  # log2(32) + 1, where asking each would be 32
+    statuses = {tid: t.status for tid, t in f.tracks.items()}
+    assert all(statuses[f"v{i:02d}"] == "running" for i in range(5))
+    assert all(statuses[f"v{i:02d}"] == "queued" for i in range(5, 32))
+    assert f.cap == 5  # five started while one waited
+    # The ones settled without being asked are due by the model, not at once.
+    f.plan(now, force=True)
+    unasked = [tid for tid in f.tracks if tid not in asked]
+    assert all(f.due(tid, now) > now for tid in unasked)
+
+
+def test_the_first_progress_sample_pins_the_start_once_the_end_is_seen() -> None:
+    f = forecast()
+    f.add("v", "g", sent=0.0, received=0.01, state=TaskState("v", "queued"), fresh=True,
+          trust_status=False)
+    f.observe("v", TaskState("v", "queued"), sent=1.0, received=1.01)
+    # Seen running at 9 with 40 % done, at 13.6 with 95 %, done at 14; its start is
+    # known only to lie in (1, 9).
+    f.observe("v", TaskState("v", "running", progress=40), sent=9.0, received=9.0)
+    f.observe("v", TaskState("v", "running", progress=95), sent=13.6, received=13.6)
+    f.observe("v", TaskState("v", "succeeded", progress=100), sent=14.0, received=14.0)
+    # The pace (55 % in 4.6 s) puts the start at about 5.6: a run time of about
+    # 8.2 s to the end at 13.8, where the middle of (1, 9) would give 8.8.
+    assert f.runtimes.samples("g") == [pytest.approx(8.19, abs=0.1)]

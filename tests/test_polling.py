@@ -143,3 +143,23 @@ def test_a_new_kind_of_task_borrows_run_times_in_proportion_to_its_video() -> No
     assert model.samples("15s") == [4.0, 4.5, 5.0]
     # Without a size, nothing is borrowed.
     assert model.samples("other") == []
+
+
+def test_one_progress_sample_and_a_known_start_give_the_end() -> None:
+    # Started between 9.9 and 10.1; half done at 20: ends about 30, not at the floor.
+    o = running(20.0, 10.0, progress=((20.0, 50.0),), start_range=(9.9, 10.1))
+    assert next_poll(o, [], floor=1.0) == pytest.approx(30.0, abs=0.6)
+    # Run times seen pick among those the sample fits: 20 s runs fit, 5 s ones do not.
+    fits = next_poll(o, [5.0, 5.5, 19.8, 20.0, 20.2], floor=1.0)
+    assert fits == pytest.approx(30.0, abs=0.6)
+    # A start known only roughly says little: history decides, not the sample.
+    vague = running(20.0, 10.0, progress=((20.0, 10.0),), start_range=(0.0, 19.0))
+    # (cold: half the run so far, no guess from the sample)
+    assert next_poll(vague, [], floor=1.0) == pytest.approx(20.0 + 0.5 * 10.0 + MARGIN)
+
+
+def test_a_task_that_cannot_be_last_is_not_pulled_to_the_tail() -> None:
+    samples = [10.0, 20.0, 30.0, 40.0, 50.0]
+    # With no tail handed in (the forecast decides it cannot end the run), the
+    # quantile stands.
+    assert next_poll(running(20.0, 0.0), samples, 1.0, tail=None) == pytest.approx(40.0 + MARGIN)

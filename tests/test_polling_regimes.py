@@ -196,3 +196,27 @@ async def test_the_lockfile_gives_the_next_run_a_warm_start(tmp_path: Path) -> N
                     client=Any, journal=Any, options=RunOptions())  # type: ignore[arg-type]
     group = runner._group(jobs[0])
     assert runner.tracker.model.samples(group) == [40.0, 41.0, 42.0]
+
+
+async def test_unified_queue_is_found_without_asking_every_task(
+    tmp_path: Path, start_sim: SimStarter
+) -> None:
+    """16 unified tasks, 2 run at a time: every create answers queued, yet the
+    tasks waiting are not each asked where they are; a few questions find where
+    the queue starts (first come, first served), and each end is still seen."""
+    spec_path = write_spec(tmp_path, _spec(16, api="unified"))
+    with trio.fail_after(60):
+        async with start_sim(concurrency=2, task_seconds=(0.5, 0.6)) as sim:
+            done = await apply_in_process(sim, spec_path, max_in_flight=16)
+    assert set(done.outcome.status.values()) == {"succeeded"}
+    tasks = _tasks(sim)
+    # Asked while waiting in the queue: the probes, and a few guesses that came
+    # early. Asking each waiting task once would be 14 before the first end alone.
+    first_end = min(t.end for t in tasks)
+    early = [g for task in tasks[2:] for g in _gets(sim, task) if g < first_end]
+    assert len(early) <= 5
+    queued_polls = sum(1 for task in tasks for g in _gets(sim, task) if g < task.start)
+    assert queued_polls <= 12
+    assert sim.state.gets <= 4 * len(tasks)
+    last = max(tasks, key=lambda t: t.end)
+    assert _detected(sim, last) - last.end <= 0.3
