@@ -62,6 +62,13 @@ _DECODER = json.JSONDecoder()
 def _value(value: Any) -> str:
     if isinstance(value, str) and _PLAIN.match(value) and value not in _RESERVED:
         return value
+    if type(value) is float:
+        # YAML 1.1 (PyYAML) reads 1e-05 as a string: its floats need a dot.
+        text = json.dumps(value)
+        if "e" in text and "." not in text:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent if exponent[0] in '+-' else '+' + exponent}"
+        return text
     return _json(value)
 
 

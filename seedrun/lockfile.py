@@ -189,7 +189,7 @@ def loads(text: str, file: str) -> Lock:
     found = _out_of_bounds(data)
     if found is not None:
         where, why = found
-        at = _line_of(text, where if why is _too_big else where[:2])
+        at = _line_of(text, where if why in (_too_big, _not_a_number) else where[:2])
         top = ".".join(str(p) for p in where[:2])
         raise LockError(f"{file}:{at}: {top}: not a valid lockfile: {why()}")
     if data is None:
@@ -260,6 +260,10 @@ def _too_big() -> str:
 _MAX_INT = 1 << (limits.MAX_INT_BITS_IN_FILE - 1)
 
 
+def _not_a_number() -> str:
+    return "not a number (NaN)"
+
+
 def _out_of_bounds(data: Any) -> tuple[list[Any], Callable[[], str]] | None:
     """The path to a value nested deeper than ``MAX_DEPTH`` or an integer past 64 bits,
     and which of the two it is; found without recursing."""
@@ -270,6 +274,8 @@ def _out_of_bounds(data: Any) -> tuple[list[Any], Callable[[], str]] | None:
             return path, _too_deep
         if type(value) is int and not -_MAX_INT <= value < _MAX_INT:
             return path, _too_big
+        if type(value) is float and value != value:
+            return path, _not_a_number  # YAML's .nan: passes every bound of the schema
         if isinstance(value, dict):
             todo.extend((v, [*path, k]) for k, v in value.items())
         elif isinstance(value, list):

@@ -189,3 +189,39 @@ def test_the_first_progress_sample_pins_the_start_once_the_end_is_seen() -> None
     # The pace (55 % in 4.6 s) puts the start at about 5.6: a run time of about
     # 8.2 s to the end at 13.8, where the middle of (1, 9) would give 8.8.
     assert f.runtimes.samples("g") == [pytest.approx(8.19, abs=0.1)]
+
+
+def test_a_resume_orders_tasks_of_one_second_by_when_their_creates_were_answered() -> None:
+    f = forecast()
+    f.add("run", "g", sent=-5.0, received=-5.0, state=TaskState("run", "running"), fresh=False)
+    # Created in the same server second; the lockfile's submitted_at says b, c, a.
+    for tid, answered in (("a", -4.1), ("b", -4.3), ("c", -4.2)):
+        f.add(tid, "g", sent=-4.5, received=-4.5, state=TaskState(tid, "queued"),
+              fresh=False, order=answered)
+    for tid in ("run", "a", "b", "c"):
+        status = "running" if tid == "run" else "queued"
+        f.observe(tid, TaskState(tid, status), sent=0.0, received=0.01)
+    f.warm([("g", 10.0), ("g", 10.0), ("g", 10.0)], measured=True)
+    f.plan(0.1, force=True)
+    starts = {tid: f.tracks[tid].predicted for tid in ("a", "b", "c")}
+    assert starts["b"] is not None and starts["c"] is not None and starts["a"] is not None
+    assert starts["b"] <= starts["c"] <= starts["a"]
+
+
+def test_only_a_task_that_may_end_the_run_is_polled_at_the_floor_in_the_tail() -> None:
+    f = forecast(expected=2)
+    f.warm([("g", 10.0), ("g", 11.0), ("g", 12.0)], measured=True)
+    f.add("early", "g", sent=0.0, received=0.01,
+          state=answer("early", "running", created=0.0, updated=0.0), fresh=True)
+    f.add("late", "g", sent=5.0, received=5.01,
+          state=answer("late", "running", created=5.0, updated=5.0), fresh=True)
+    f.observe("late", answer("late", "running", created=5.0, updated=5.0), sent=13.0,
+              received=13.01)
+    f.plan(13.1, force=True)
+    assert f.tail() is not None
+    assert f.tail() == pytest.approx(15.0, abs=0.1)  # late's start + the shortest run
+    # `late` was seen running at 13, so the run ends after 13; `early` ends by 12
+    # unless it outruns every task seen: it cannot end the run, and is not pulled to
+    # the tail (where every task used to be polled at the floor).
+    assert f.due("late", 13.1) == pytest.approx(15.0 + 0.05, abs=0.1)
+    assert f.due("early", 13.1) > 15.5

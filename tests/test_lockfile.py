@@ -140,6 +140,8 @@ _entries = st.builds(
     usage=st.none() | st.dictionaries(_text, st.integers(0, 10**9)),
     seed=st.none() | st.integers(-1, 2**32),
     updated_at=st.none() | st.integers(0, 2**40),
+    submitted_at=st.none() | st.floats(0, 4e9),
+    run_seconds=st.none() | st.floats(0, 1e6) | st.sampled_from([1e-05, 0.0, 5e-324]),
 )
 _assets = st.builds(
     AssetEntry, st.booleans(), st.none() | _text.filter(bool), st.none() | _text.filter(bool)
@@ -168,7 +170,8 @@ _json = st.recursive(
     max_leaves=8,
 )
 _field = st.sampled_from(
-    ["key", "status", "api", "kind", "request", "task_id", "output", "error", "usage", "seed", "x"]
+    ["key", "status", "api", "kind", "request", "task_id", "output", "error", "usage", "seed",
+     "run_seconds", "submitted_at", "x"]
 )
 
 
@@ -236,6 +239,22 @@ jobs:
             f"version: 1\njobs:\n  a:\n    key: {A}\n    status: failed\n    colour: red\n",
             "x.lock:6: jobs.a: not a valid lockfile: "
             "Additional properties are not allowed ('colour' was unexpected)",
+        ),
+        (
+            f"version: 1\njobs:\n  a:\n    key: {A}\n    status: succeeded\n"
+            "    run_seconds: -1\n",
+            "x.lock:6: jobs.a.run_seconds: not a valid lockfile: -1 is less than the minimum of 0",
+        ),
+        (
+            f"version: 1\njobs:\n  a:\n    key: {A}\n    status: succeeded\n"
+            "    run_seconds: .nan\n",
+            "x.lock:6: jobs.a: not a valid lockfile: not a number (NaN)",
+        ),
+        (
+            f"version: 1\njobs:\n  a:\n    key: {A}\n    status: succeeded\n"
+            '    submitted_at: "1770000000.5"\n',
+            "x.lock:6: jobs.a.submitted_at: not a valid lockfile: "
+            "'1770000000.5' is not of type 'number'",
         ),
     ],
 )

@@ -220,3 +220,67 @@ async def test_unified_queue_is_found_without_asking_every_task(
     assert sim.state.gets <= 4 * len(tasks)
     last = max(tasks, key=lambda t: t.end)
     assert _detected(sim, last) - last.end <= 0.3
+
+
+async def test_the_lockfile_keeps_what_the_next_run_polls_by(
+    tmp_path: Path, start_sim: SimStarter
+) -> None:
+    """Each succeeded entry keeps when its create was answered and how long it ran
+    (queue time excluded), close to the simulator's own timeline."""
+    import time as wall
+
+    spec_path = write_spec(tmp_path, _spec(6))
+    before = wall.time()
+    with trio.fail_after(30):
+        async with start_sim(concurrency=2, task_seconds=(0.4, 0.5)) as sim:
+            done = await apply_in_process(sim, spec_path, max_in_flight=6, use_list=False)
+    after = wall.time()
+    assert set(done.outcome.status.values()) == {"succeeded"}
+    by_task = {t.id: t for t in _tasks(sim)}
+    measured = 0
+    for entry in done.lock.jobs.values():
+        assert entry.submitted_at is not None and before <= entry.submitted_at <= after
+        task = by_task[entry.task_id or ""]
+        if entry.run_seconds is not None:
+            measured += 1
+            # The queued ones waited up to 1.5 s: none of that is in the run time.
+            assert abs(entry.run_seconds - (task.end - task.start)) <= 0.15
+    assert measured >= 2
+    # Answer order is queue order: sorting by submitted_at gives the simulator's order.
+    order = sorted(done.lock.jobs.values(), key=lambda e: e.submitted_at or 0.0)
+    seqs = [by_task[e.task_id or ""].seq for e in order]
+    assert seqs == sorted(seqs)
+
+
+async def test_measured_run_times_in_the_lockfile_count_as_this_runs_own(
+    tmp_path: Path,
+) -> None:
+    from seedrun.lockfile import Lock, LockEntry
+    from seedrun.runner import Runner, RunOptions
+
+    spec = load_spec(_spec(5), "spec.yaml")
+    jobs = list(spec.jobs)
+
+    def entry(i: int, **kw: Any) -> LockEntry:
+        return LockEntry(key=jobs[i].key, status="succeeded", api="official",
+                         kind=jobs[i].kind, task_id=f"task_{i}", created_at=1000,
+                         updated_at=1100, **kw)
+
+    entries = {
+        jobs[0].id: entry(0, submitted_at=1000.5, run_seconds=40.0),
+        jobs[1].id: entry(1, submitted_at=1000.6, run_seconds=41.0),
+        jobs[2].id: entry(2, submitted_at=1000.7, run_seconds=42.0),
+        # Measured too roughly to keep a run time: created to updated (100 s, time
+        # queued included) is not taken either, since this version wrote it.
+        jobs[3].id: entry(3, submitted_at=1000.8),
+    }
+    runner = Runner(spec, jobs, Lock({}, entries), lock_dir=tmp_path, outputs_dir=tmp_path,
+                    client=Any, journal=Any, options=RunOptions())  # type: ignore[arg-type]
+    model = runner.tracker.model
+    group = runner._group(jobs[0])
+    assert model.samples(group) == [40.0, 41.0, 42.0]
+    # Three tasks of a resume (the long ones more likely running then) do not
+    # push them out: they are measurements of the same kind.
+    for run in (60.0, 61.0, 62.0):
+        model.observe(group, run)
+    assert model.samples(group) == [40.0, 41.0, 42.0, 60.0, 61.0, 62.0]
