@@ -29,7 +29,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from seedrun.models import TaskState
-from seedrun.polling import MIN_SAMPLES, DurationModel, Outlook, next_poll
+from seedrun.polling import (
+    MIN_SAMPLES,
+    RELAXED_QUANTILE,
+    TARGET_QUANTILE,
+    DurationModel,
+    Outlook,
+    next_poll,
+)
 
 # Without any create to bracket it, assume the provider's clock is ours to this much.
 DEFAULT_SKEW = 0.25
@@ -89,23 +96,28 @@ class Track:
     def started(self) -> bool:
         return self.start_hi is not None
 
+    def paced(self) -> tuple[float, float] | None:
+        """Start and end from two progress samples (linear progress): the start is
+        where the pace extrapolates back to 0 %, the end where it reaches 100 %.
+        The provider reports whole percents, rounded down: each is taken as p + 0.5."""
+        if len(self.progress) < 2:
+            return None
+        (t0, p0), (t1, p1) = self.progress[-2], self.progress[-1]
+        if p1 <= p0 or t1 <= t0:
+            return None
+        per_second = (p1 - p0) / (t1 - t0)
+        return t0 - (p0 + 0.5) / per_second, t1 + (100 - p1 - 0.5) / per_second
+
     def pinned_start(self, end: float) -> float | None:
         """The start that the first progress sample implies, given the end: at time
         t, p % of the run from the start to ``end`` was done (linear progress)."""
-        if not self.progress or self.start_lo is None or self.start_hi is None:
+        if not self.progress:
             return None
-        if len(self.progress) >= 2:
-            (t0, p0), (t1, p1) = self.progress[-2], self.progress[-1]
-            if p1 > p0 and t1 > t0:
-                # Two samples give the pace: the start is where it extrapolates to 0 %.
-                start = t0 - (p0 + 0.5) * (t1 - t0) / (p1 - p0)
-                return min(max(start, self.start_lo), self.start_hi)
         t, p = self.progress[0]
         share = (p + 0.5) / 100  # the provider reports whole percents, rounded down
         if not 0 < share < 1 or end <= t:
             return None
-        start = (t - share * end) / (1 - share)
-        return min(max(start, self.start_lo), self.start_hi)
+        return (t - share * end) / (1 - share)
 
     def start(self, run: float | None) -> float:
         """The best single estimate of the start (predicted while queued)."""
@@ -303,14 +315,23 @@ class Forecast:
             and t.start_lo <= t.predicted <= t.start_hi
         ):
             start = t.predicted  # the queue's play placed it there, and nothing says no
-        close = max(2 * self.floor, 0.3 * (lo - (t.start_lo if t.start_lo is not None else lo)))
-        pinned = t.pinned_start((lo + hi) / 2) if hi - lo <= close else None
-        if pinned is not None:
-            # Progress seen on the way and an end seen closely: the start follows,
-            # however long the task sat unseen between polls.
-            start = pinned
-            t.start_lo = t.start_hi = pinned
         t.end = self._likely_end(t.group, start, lo, hi)
+        paced = t.paced()
+        # One sample pins the start only given an end seen closely: an end spread
+        # through a wide interval would put the start anywhere.
+        narrow = hi - lo <= 2 * self.floor
+        pinned = t.pinned_start(t.end) if paced is None and narrow else None
+        if (paced or pinned) and t.start_lo is not None and t.start_hi is not None:
+            # Progress seen on the way: the start follows from it, however long the
+            # task sat unseen in the queue (two samples give the end too).
+            if paced is not None:
+                start, end = paced
+                t.end = min(max(end, lo), hi)
+            else:
+                start = pinned or start
+            start = min(max(start, t.start_lo), t.start_hi, t.end)
+            t.start_lo = t.start_hi = start
+            t.fair = True
         t.status = "done"
         self.ends_seen += 1
         measured = None
@@ -583,6 +604,7 @@ class Forecast:
             # Queued, and a run time or two seen: poll when it could be done, not
             # at the floor from its predicted start.
             return max(now + self.floor, t.start(run) + run)
+        last = self._may_be_last(t, run)
         outlook = Outlook(
             now=now,
             start=t.start(run),
@@ -594,8 +616,10 @@ class Forecast:
                 if t.start_lo is not None and t.start_hi is not None
                 else None
             ),
+            # Every task sent and this one cannot end the run: its end gates nothing.
+            quantile=RELAXED_QUANTILE if self._tail is not None and not last else TARGET_QUANTILE,
         )
-        tail = self._tail if self._may_be_last(t, run) else None
+        tail = self._tail if last else None
         return next_poll(outlook, self.runtimes.samples(t.group), self.floor, tail)
 
     def counts(self, now: float | None = None) -> tuple[int, int]:

@@ -29,6 +29,9 @@ from dataclasses import dataclass
 # Aim polls at this quantile of the remaining run time: above the median, so most
 # polls find the task done, below the tail, so detection stays quick.
 TARGET_QUANTILE = 0.6
+# Once every task of the run is in flight, a task that cannot end the run gates
+# nothing (no create waits for its slot): aim later, so most polls find it done.
+RELAXED_QUANTILE = 0.85
 # This many run times of the group seen in this run replace the warm start.
 MIN_SAMPLES = 3
 # No history: the next poll after half the run time so far (at least the floor).
@@ -122,6 +125,7 @@ class Outlook:
     progress: tuple[tuple[float, float], ...] = ()  # (time, percent) samples, oldest first
     # Where the start surely lies, when known (seen queued before, running after).
     start_range: tuple[float, float] | None = None
+    quantile: float = TARGET_QUANTILE  # of the run time still ahead, where polls aim
 
 
 def next_poll(o: Outlook, samples: list[float], floor: float, tail: float | None = None) -> float:
@@ -176,21 +180,21 @@ def _by_one_progress(o: Outlook, samples: list[float], floor: float) -> float | 
             ends.append((a + b) / 2 + run)
     if ends:
         ends.sort()
-        return ends[min(len(ends) - 1, int(TARGET_QUANTILE * len(ends)))]
+        return ends[min(len(ends) - 1, int(o.quantile * len(ends)))]
     earliest = hi + (t - hi) * 100 / (p + 1)
     latest = lo + (t - lo) * 100 / p
     if latest - earliest <= max(floor, 0.2 * (latest - lo)):
-        return earliest + TARGET_QUANTILE * (latest - earliest)
+        return earliest + o.quantile * (latest - earliest)
     return None
 
 
 def _by_history(o: Outlook, samples: list[float]) -> float | None:
-    """The TARGET_QUANTILE of the run time among samples longer than the run so far."""
+    """The ``o.quantile`` of the run time among samples longer than the run so far."""
     if len(samples) < MIN_SAMPLES:
         return None
     ran = max(0.0, o.now - o.start) if o.started else 0.0
     longer = samples[bisect.bisect_right(samples, ran) :]
     if not longer:
         return None  # outlived everything seen: patience
-    pick = longer[min(len(longer) - 1, int(TARGET_QUANTILE * len(longer)))]
+    pick = longer[min(len(longer) - 1, int(o.quantile * len(longer)))]
     return o.start + pick
