@@ -86,6 +86,7 @@ class Track:
     start_hi: float | None = None
     checked: float = 0.0  # last moment known not done
     end: float | None = None
+    freed: float | None = None  # when its slot freed, for the queue's play
     progress: tuple[tuple[float, float], ...] = ()
     predicted: float | None = None  # predicted start while queued
     counted: bool = False  # its start was counted for the cap
@@ -333,6 +334,15 @@ class Forecast:
             t.start_lo = t.start_hi = start
             t.fair = True
         t.status = "done"
+        # The slot it held freed at its end; seen only roughly (found done at its
+        # first poll), at the end its own predicted timeline gives, within what is
+        # known. (The spread point learnt from would scatter the play's slots, and
+        # the latest of them, which the play keeps, would drift every start later.)
+        t.freed = t.end
+        if hi - lo > 2 * self.floor and paced is None:
+            expected = self.runtimes.expected(t.group)
+            if expected is not None:
+                t.freed = min(max(start + expected, lo), hi)
         self.ends_seen += 1
         measured = None
         if state.status == "succeeded" and t.start_lo is not None and t.start_hi is not None:
@@ -344,7 +354,7 @@ class Forecast:
                 self.runtimes.observe(t.group, run)
                 measured = run
             elif run > 0:
-                self.runtimes.warm(t.group, run)
+                self.runtimes.vague(t.group, run)
         self.drop(t.task_id)
         self._recent.append(t)
         return measured
@@ -473,7 +483,7 @@ class Forecast:
             # those presumed started took their slots. Each slot frees at the
             # end of its last occupant, which may be a task seen ended lately:
             # the task after it started then, not when we happen to replan.
-            slots.extend(t.end for t in self._recent if t.end is not None)
+            slots.extend(t.freed for t in self._recent if t.freed is not None)
             slots.sort()
             slots = slots[-cap:] + [now] * max(0, cap - len(slots))
             heapq.heapify(slots)
@@ -574,12 +584,17 @@ class Forecast:
         if not others:
             return True
         samples = self.runtimes.samples(t.group)
-        if not samples:
-            return True
-        start = t.start(run)
-        if t.checked - start >= samples[-1]:
+        if not samples or t.start_hi is None:
+            return True  # not known to have started: it may start late
+        if t.checked - t.start(run) >= samples[-1]:
             return True  # outlived every run seen: no telling when it ends
-        return start + samples[-1] >= others[0]
+        # Its latest start, plus the longest run seen: its latest plausible end.
+        return t.start_hi + samples[-1] >= others[0]
+
+    def unsettled(self, task_id: str) -> bool:
+        """Not placed by a plan yet, or a unified task whose status the probes have
+        not settled: a due given now only holds its place."""
+        return self.unplanned(task_id) or task_id in self._unsure
 
     def unplanned(self, task_id: str) -> bool:
         """Queued (or not known to run) and not yet placed by a ``plan``."""

@@ -59,6 +59,7 @@ class DurationModel:
         self._recent: dict[str, deque[float]] = {}
         self._sorted: dict[str, list[float]] = {}
         self._warm: dict[str, list[float]] = {}
+        self._vague: dict[str, list[float]] = {}
         self._size: dict[str, float] = {}
 
     def observe(self, group: str, run_seconds: float) -> None:
@@ -76,6 +77,16 @@ class DurationModel:
             if len(warm) < self.window:
                 bisect.insort(warm, run_seconds)
 
+    def vague(self, group: str, run_seconds: float) -> None:
+        """A run time known only roughly (a task found done at its first poll: start
+        and end both vague). Serves only while nothing better is known at all: a
+        few such points, each off by the error of the prediction that placed the
+        poll, would otherwise feed that error back into the next predictions."""
+        if run_seconds > 0:
+            vague = self._vague.setdefault(group, [])
+            if len(vague) < self.window:
+                bisect.insort(vague, run_seconds)
+
     def size(self, group: str, seconds: float) -> None:
         """The video seconds of the group's tasks: a group with no run time of
         its own borrows the others', scaled by this (a 15 s video runs about
@@ -89,9 +100,9 @@ class DurationModel:
             return live
         if group in self._warm:
             return sorted(live + self._warm[group])
-        if group not in self._size:
-            return live
-        return sorted(live + self._borrowed(group))
+        if group in self._size:
+            live = sorted(live + self._borrowed(group))
+        return live or self._vague.get(group, [])
 
     def _borrowed(self, group: str) -> list[float]:
         size = self._size[group]
@@ -106,7 +117,8 @@ class DurationModel:
         s = self.samples(group)
         if s:
             return sum(s) / len(s)
-        every = [x for g in set(self._sorted) | set(self._warm) for x in self.samples(g)]
+        groups = set(self._sorted) | set(self._warm) | set(self._vague)
+        every = [x for g in groups for x in self.samples(g)]
         return sum(every) / len(every) if every else None
 
     def shortest(self, group: str) -> float | None:

@@ -46,6 +46,8 @@ NOT_FOUND_PATIENCE = 600.0
 TROUBLE_BACKOFF_CAP = 60.0
 # The queue note waits until creates have paused this long (seconds).
 QUEUE_NOTE_QUIET = 1.0
+# Once a run has lasted this many floors, its last sweeps go two floors apart.
+TAIL_RELAX = 40
 
 
 @dataclass(eq=False)
@@ -70,6 +72,7 @@ class Watch:
     asking: bool = False  # a status request for it is on the wire
     polls: list[float] = field(default_factory=list)  # when each status request was sent
     run_seconds: float | None = None  # start to end, when the poller measured it fairly
+    provisional: bool = True  # its due only holds a place until the model places it
 
 
 class Tracker:
@@ -104,6 +107,7 @@ class Tracker:
         self._swept: dict[str, Watch] = {}  # official watches served by sweeps
         self._last_sweep = float("-inf")
         self._last_add = float("-inf")
+        self._first_add = float("inf")
         self._queue_noted = False
         self._tail: float | None = None
         self.sweeps = 0
@@ -156,6 +160,7 @@ class Tracker:
             trust_status=api == "official",
         )
         self._last_add = now
+        self._first_add = min(self._first_add, now)
         self._active[w.task_id] = w
         self._schedule(w)
         return w
@@ -175,11 +180,18 @@ class Tracker:
     def _swept_here(self, w: Watch) -> bool:
         return self.use_list and w.api == "official"
 
-    def _schedule(self, w: Watch, at: float | None = None) -> None:
+    def _schedule(self, w: Watch, at: float | None = None, *, sooner: bool = False) -> None:
+        """Set the watch's next poll; ``sooner``: only if that is sooner than the one
+        it has (news that moves polls earlier must not push others later)."""
         now = self.clock()
         due = self.forecast.due(w.task_id, now) if at is None else at
         if w.deadline is not None:
             due = min(due, max(w.deadline, now + self.floor))
+        if sooner and not w.provisional and now <= w.due <= due:
+            return
+        # A due set before the model placed the task (or while a unified probe
+        # settles it) only holds its place: the next one replaces it, later or not.
+        w.provisional = at is None and self.forecast.unsettled(w.task_id)
         w.due = due
         if self._swept_here(w):
             self._swept[w.task_id] = w
@@ -195,12 +207,17 @@ class Tracker:
         dues = heapq.nsmallest(SWEEP_BATCH, (w.due for w in self._swept.values()))
         first = dues[0]
         tail = self.forecast.tail()
+        gap = self.floor
         if tail is not None and first >= tail - self.floor:
             when = first  # the run may end any moment now: no waiting for company
+            if first - self._first_add >= TAIL_RELAX * self.floor:
+                # A long run's last few tasks: a sweep each two floors costs the
+                # run at most one floor (1/TAIL_RELAX of it), and half the requests.
+                gap = 2 * self.floor
         else:
             typical = self.model.expected("") or 0.0
             when = min(dues[-1], first + max(self.floor, SWEEP_LAG * typical))
-        return max(when, self._last_sweep + self.floor, first)
+        return max(when, self._last_sweep + gap, first)
 
     # ---------------------------------------------------------------- loop
 
@@ -212,7 +229,7 @@ class Tracker:
                 for task_id in self.forecast.plan(now):
                     w = self._active.get(task_id)
                     if w is not None and not w.done and not w.asking:
-                        self._schedule(w)
+                        self._schedule(w, sooner=True)
                 self._tail_moved()
                 self._maybe_note_queue(now)
                 self._drop_done()
@@ -403,7 +420,7 @@ class Tracker:
         self._tail = tail
         for w in list(self._active.values()):
             if not w.asking and w.due > tail + self.floor:
-                self._schedule(w)
+                self._schedule(w, sooner=True)
 
     def _maybe_note_queue(self, now: float) -> None:
         """Say once, plainly, that the provider queues this run's tasks (its cap)."""
