@@ -47,6 +47,12 @@ GOLDEN = 0.6180339887498949
 REPLAN_EVERY = 0.2
 # A unified task whose status the probes have not settled is asked after this long anyway.
 UNSURE_HOLD = 30.0
+# Nothing known of a kind of task: this many are polled at the cold pace; the
+# others first after HOLD_FIRST floors, then at HOLD_GROWTH times their run so
+# far, until the scouts' run times place them.
+SCOUTS = 4
+HOLD_FIRST = 4
+HOLD_GROWTH = 2.0
 
 
 class ServerClock:
@@ -168,6 +174,8 @@ class Forecast:
     _urgent: bool = False
     _exact_min: dict[str, float] = field(default_factory=dict)
     _probes: dict[str, str] = field(default_factory=dict)  # group -> unsure task asked now
+    _scouts: dict[str, set[str]] = field(default_factory=dict)  # group -> tasks polled cold
+    _holding: set[str] = field(default_factory=set)  # held until the scouts report
     _touched: set[str] = field(default_factory=set)  # due again at the next plan
     _ends_lo: dict[str, float] = field(default_factory=dict)
     _top_ends: list[tuple[str, float]] = field(default_factory=list)
@@ -239,6 +247,7 @@ class Forecast:
 
     def drop(self, task_id: str) -> None:
         self.tracks.pop(task_id, None)
+        self._holding.discard(task_id)
         self._unsure.pop(task_id, None)
         for group, probe in list(self._probes.items()):
             if probe == task_id:
@@ -353,6 +362,11 @@ class Forecast:
             if run > 0 and t.fair and width <= max(0.5 * run, 2 * self.floor):
                 self.runtimes.observe(t.group, run)
                 measured = run
+                if self._holding and self.has_samples(t.group):
+                    # The scouts have reported: the tasks held place by the model now.
+                    self._touched |= self._holding
+                    self._holding.clear()
+                    self._urgent = True
             elif run > 0:
                 self.runtimes.vague(t.group, run)
         self.drop(t.task_id)
@@ -594,7 +608,7 @@ class Forecast:
     def unsettled(self, task_id: str) -> bool:
         """Not placed by a plan yet, or a unified task whose status the probes have
         not settled: a due given now only holds its place."""
-        return self.unplanned(task_id) or task_id in self._unsure
+        return self.unplanned(task_id) or task_id in self._unsure or task_id in self._holding
 
     def unplanned(self, task_id: str) -> bool:
         """Queued (or not known to run) and not yet placed by a ``plan``."""
@@ -619,6 +633,10 @@ class Forecast:
             # Queued, and a run time or two seen: poll when it could be done, not
             # at the floor from its predicted start.
             return max(now + self.floor, t.start(run) + run)
+        if t.started and not t.progress and not self.has_samples(t.group):
+            held = self._scout(t, now, run)
+            if held is not None:
+                return held
         last = self._may_be_last(t, run)
         outlook = Outlook(
             now=now,
@@ -636,6 +654,21 @@ class Forecast:
         )
         tail = self._tail if last else None
         return next_poll(outlook, self.runtimes.samples(t.group), self.floor, tail)
+
+    def _scout(self, t: Track, now: float, run: float | None) -> float | None:
+        """Nothing known yet of how long this kind of task runs: a few tasks of the
+        kind (scouts) are polled at the cold pace to learn it, and the others are
+        held at a slower one until the scouts' run times place them (a plan hands
+        them back then). Returns the held due, or None for a scout."""
+        scouts = self._scouts.setdefault(t.group, set())
+        scouts.intersection_update(self.tracks)
+        if t.task_id in scouts or len(scouts) < SCOUTS:
+            scouts.add(t.task_id)
+            return None
+        self._holding.add(t.task_id)
+        start = t.start(run)
+        ran = max(0.0, now - start)
+        return max(now + self.floor, start + max(HOLD_FIRST * self.floor, HOLD_GROWTH * ran))
 
     def counts(self, now: float | None = None) -> tuple[int, int]:
         """(queued, running) among the tasks in flight: seen running, or (given

@@ -225,3 +225,25 @@ def test_only_a_task_that_may_end_the_run_is_polled_at_the_floor_in_the_tail() -
     # the tail (where every task used to be polled at the floor).
     assert f.due("late", 13.1) == pytest.approx(15.0 + 0.05, abs=0.1)
     assert f.due("early", 13.1) > 15.5
+
+
+def test_with_nothing_known_a_few_scouts_learn_the_run_time_for_the_rest() -> None:
+    f = forecast()
+    create_wave(f, 10, 0)  # ten of one kind, running from their create, no history
+    f.plan(0.2, force=True)
+    dues = {tid: f.due(tid, 0.2) for tid in f.tracks}
+    cold = [tid for tid, due in dues.items() if due <= 0.2 + 0.5 + 0.06]
+    assert len(cold) == 4  # the scouts, at the floor
+    held = [tid for tid in f.tracks if tid not in cold]
+    assert all(dues[tid] >= 0.2 + 4 * 0.5 - 0.3 for tid in held)
+    # The scouts end after about 10 s, each seen closely: the held ones are handed
+    # back, and their polls now aim at the run time learnt.
+    for i, tid in enumerate(cold[:3]):
+        f.observe(tid, answer(tid, "running", created=0.0, updated=0.0), sent=9.5, received=9.5)
+        f.observe(tid, answer(tid, "succeeded", created=0.0, updated=10.0), sent=10.0 + i * 0.01,
+                  received=10.0 + i * 0.01)
+    moved = f.plan(10.1, force=True)
+    assert set(held) <= set(moved)
+    # They have run as long as the scouts, so they are due soon (at a quarter of
+    # their run so far), where held they would wait twice their run so far.
+    assert all(f.due(tid, 10.1) <= 10.1 + 0.25 * 10.1 + 0.1 for tid in held)
