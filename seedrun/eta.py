@@ -177,8 +177,7 @@ class Forecast:
     _scouts: dict[str, set[str]] = field(default_factory=dict)  # group -> tasks polled cold
     _holding: set[str] = field(default_factory=set)  # held until the scouts report
     _touched: set[str] = field(default_factory=set)  # due again at the next plan
-    _ends_lo: dict[str, float] = field(default_factory=dict)
-    _top_ends: list[tuple[str, float]] = field(default_factory=list)
+    _top_ends: list[tuple[str, float]] = field(default_factory=list)  # see _compute_tail
 
     # ------------------------------------------------------------ facts in
 
@@ -246,12 +245,11 @@ class Forecast:
         return self._learn(track, state, sent, received)
 
     def drop(self, task_id: str) -> None:
-        self.tracks.pop(task_id, None)
+        t = self.tracks.pop(task_id, None)
+        if t is not None and self._probes.get(t.group) == task_id:
+            del self._probes[t.group]
         self._holding.discard(task_id)
         self._unsure.pop(task_id, None)
-        for group, probe in list(self._probes.items()):
-            if probe == task_id:
-                del self._probes[group]
         self._running.pop(task_id, None)
         self._dirty = True
 
@@ -566,10 +564,13 @@ class Forecast:
         return self._tail
 
     def _compute_tail(self) -> float | None:
-        self._ends_lo = {}
+        """Also keeps the two tasks with the latest earliest-possible ends, by which
+        ``_may_be_last`` tells whether a task may end the run."""
+        self._top_ends = []
         if self.expected is not None and self.added < self.expected:
             return None
         latest: float | None = None
+        ends_lo: dict[str, float] = {}
         for t in self.tracks.values():
             # The shortest run measured closely; else a low quantile of the runs
             # seen (one spread from a wide interval may be far too short).
@@ -577,27 +578,24 @@ class Forecast:
             if shortest is None:
                 samples = self.runtimes.samples(t.group)
                 if len(samples) < MIN_SAMPLES:
-                    self._ends_lo = {}
                     return None
                 shortest = samples[len(samples) // 4]
             end_lo = t.start(self.runtimes.expected(t.group)) + shortest
             latest = end_lo if latest is None else max(latest, end_lo)
             # Seen running a moment ago: it ends later than that, whatever it ran.
-            self._ends_lo[t.task_id] = max(end_lo, t.checked if t.started else end_lo)
-        ranked = sorted(self._ends_lo.items(), key=lambda kv: kv[1], reverse=True)[:2]
-        self._top_ends = ranked
+            ends_lo[t.task_id] = max(end_lo, t.checked) if t.started else end_lo
+        self._top_ends = heapq.nlargest(2, ends_lo.items(), key=lambda kv: kv[1])
         return latest
 
-    def _may_be_last(self, t: Track, run: float | None) -> bool:
+    def _may_be_last(self, t: Track, run: float | None, samples: list[float]) -> bool:
         """Could this task be the one that ends the run? Only then is its end worth
         seeing within the floor: a task that surely ends before another task
-        surely ends is seen in time at its own pace."""
+        surely ends is seen in time at its own pace. (``samples``: its group's.)"""
         if self._tail is None:
             return False
         others = [end for task_id, end in self._top_ends if task_id != t.task_id]
         if not others:
             return True
-        samples = self.runtimes.samples(t.group)
         if not samples or t.start_hi is None:
             return True  # not known to have started: it may start late
         if t.checked - t.start(run) >= samples[-1]:
@@ -633,11 +631,12 @@ class Forecast:
             # Queued, and a run time or two seen: poll when it could be done, not
             # at the floor from its predicted start.
             return max(now + self.floor, t.start(run) + run)
-        if t.started and not t.progress and not self.has_samples(t.group):
+        samples = self.runtimes.samples(t.group)
+        if t.started and not t.progress and len(samples) < MIN_SAMPLES:
             held = self._scout(t, now, run)
             if held is not None:
                 return held
-        last = self._may_be_last(t, run)
+        last = self._may_be_last(t, run, samples)
         outlook = Outlook(
             now=now,
             start=t.start(run),
@@ -653,7 +652,7 @@ class Forecast:
             quantile=RELAXED_QUANTILE if self._tail is not None and not last else TARGET_QUANTILE,
         )
         tail = self._tail if last else None
-        return next_poll(outlook, self.runtimes.samples(t.group), self.floor, tail)
+        return next_poll(outlook, samples, self.floor, tail)
 
     def _scout(self, t: Track, now: float, run: float | None) -> float | None:
         """Nothing known yet of how long this kind of task runs: a few tasks of the

@@ -66,8 +66,8 @@ def _value(value: Any) -> str:
         # YAML 1.1 (PyYAML) reads 1e-05 as a string: its floats need a dot.
         text = json.dumps(value)
         if "e" in text and "." not in text:
-            mantissa, exponent = text.split("e")
-            text = f"{mantissa}.0e{exponent if exponent[0] in '+-' else '+' + exponent}"
+            mantissa, exponent = text.split("e")  # json always signs it: 1e-05, 1e+16
+            text = f"{mantissa}.0e{exponent}"
         return text
     return _json(value)
 

@@ -410,12 +410,13 @@ class Runner:
             async with self._creating:
                 submitted = self.clock()
                 entry = await self._submit(job, body, old)
+            answered = self._answered.pop(job.id, None)
             if entry is None:
                 return
             if self.options.detach:
                 self._finish(job, entry.status, f"task {entry.task_id}")
                 return
-            await self._follow(job, entry, submitted)
+            await self._follow(job, entry, submitted, answered)
 
     async def _submit(
         self, job: Job, body: dict[str, Any], old: LockEntry | None
@@ -525,8 +526,16 @@ class Runner:
             f"{bool(p.get('draft'))}|{p.get('service_tier')}"
         )
 
-    async def _follow(self, job: Job, entry: LockEntry, submitted: float | None = None) -> None:
-        """Poll until the task ends, journaling each change; then collect."""
+    async def _follow(
+        self,
+        job: Job,
+        entry: LockEntry,
+        submitted: float | None = None,
+        answered: float | None = None,
+    ) -> None:
+        """Poll until the task ends, journaling each change; then collect.
+        ``submitted``/``answered``: when this run sent the create and had its answer
+        (None: resumed from the lockfile)."""
         assert entry.task_id
         if entry.created_at and time.time() - entry.created_at > RETENTION_SECONDS:
             await self._unknown_gone(job, entry, "older than the 7-day retention", "past_retention")
@@ -552,7 +561,7 @@ class Runner:
             submitted=submitted,
             deadline=deadline,
             resumed=resumed,
-            answered=self._answered.pop(job.id, None),
+            answered=answered,
             order=order,
             seconds=float(job.params.get("duration") or 5),
         )
