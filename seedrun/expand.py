@@ -267,6 +267,27 @@ class Expander:
         self.problems.add(path, message, key=True)
         return False
 
+    def _text(
+        self,
+        t: Template,
+        parts: _Fill | None,
+        source: str,
+        path: Path,
+        index: int,
+        combo: dict[str, Any],
+        jid: str,
+        context: dict[str, Any] | None,
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """A templated text of one combination: filled from its pre-split ``parts``
+        when it is plain substitution, else rendered (the render context is made on
+        first need and handed back, so one combination makes it once)."""
+        text = _fill(parts, combo, self.vars) if parts is not None else None
+        if text is None:
+            if context is None:
+                context = self._context(t, index, combo, jid)
+            text = self._render(jid, source, context, path)
+        return text, context
+
     def _combo(self, t: Template, index: int, combo: dict[str, Any], jid: str) -> Proto | None:
         params = t.params
         for k in combo:
@@ -278,12 +299,9 @@ class Expander:
         context: dict[str, Any] | None = None  # made only when `render` needs it
         prompt: str | None = t.prompt
         if t.prompt_templated:
-            prompt = None
-            if t.prompt_parts is not None:
-                prompt = _fill(t.prompt_parts, combo, self.vars)
-            if prompt is None:
-                context = self._context(t, index, combo, jid)
-                prompt = self._render(jid, t.prompt, context, t.prompt_path)
+            prompt, context = self._text(
+                t, t.prompt_parts, t.prompt, t.prompt_path, index, combo, jid, context
+            )
         media: list[Media]
         if t.fixed_media is not None:
             media = t.fixed_media  # shared: no `from:` items, so never rewritten
@@ -294,21 +312,17 @@ class Expander:
                     media.append(r)
                 elif isinstance(r, UrlRecipe):
                     parts = t.url_parts.get(id(r)) if t.url_parts else None
-                    url = _fill(parts, combo, self.vars) if parts is not None else None
-                    if url is None:
-                        if context is None:
-                            context = self._context(t, index, combo, jid)
-                        url = self._render(jid, r.source, context, (*r.path, "url"))
+                    url, context = self._text(
+                        t, parts, r.source, (*r.path, "url"), index, combo, jid, context
+                    )
                     item, good = self.media.rendered_item(jid, url, r)
                     ok = ok and good
                     media.append(item)
                 elif isinstance(r, FileRecipe):
                     parts = t.url_parts.get(id(r)) if t.url_parts else None
-                    written = _fill(parts, combo, self.vars) if parts is not None else None
-                    if written is None:
-                        if context is None:
-                            context = self._context(t, index, combo, jid)
-                        written = self._render(jid, r.source, context, (*r.path, "file"))
+                    written, context = self._text(
+                        t, parts, r.source, (*r.path, "file"), index, combo, jid, context
+                    )
                     found = None
                     if written is not None:
                         found = self.media.file_item(
@@ -317,9 +331,9 @@ class Expander:
                     ok = ok and found is not None
                     media.append(found or MediaItem("image", "", r.role))
                 else:
-                    if context is None:
-                        context = self._context(t, index, combo, jid)
-                    source = self._render(jid, r.source, context, (*r.path, "from"))
+                    source, context = self._text(
+                        t, None, r.source, (*r.path, "from"), index, combo, jid, context
+                    )
                     ok = ok and source is not None
                     media.append(Chain(source or "", r.role, r.path))
         if t.fixed_media is None:
