@@ -286,8 +286,13 @@ class Forecast:
             # poll aimed at its predicted end finds it running only if it is long.
             shortest = self._exact_min.get(t.group, 2 * self.floor)
             at_create = t.status == "sent" and received - t.order[0] <= self.floor
+            # A resumed task seen running is one of those running at the moment
+            # of the resume, which favours the long ones (a task twice as long is
+            # twice as likely to be caught running): fair only while the lockfile
+            # gave nothing better, else every queued start drifts later.
+            resumed = t.status == "unknown" and not self.has_samples(t.group)
             t.fair = state.status == "running" and (
-                at_create or t.status == "unknown" or sent - t.start(None) <= shortest
+                at_create or resumed or sent - t.start(None) <= shortest
             )
             t.inferred = False
         if state.status == "running":
@@ -311,8 +316,13 @@ class Forecast:
         else:
             lo = max(t.checked, t.start_hi or t.checked)
         hi = received
+        # The width at which the end counts as seen closely: two floors, or the
+        # provider's own second when its updated_at bounds the end.
+        close = 2 * self.floor
         if state.updated_at is not None:
-            lo, hi = _narrow(lo, hi, self.clock.local(state.updated_at))
+            second = self.clock.local(state.updated_at)
+            lo, hi = _narrow(lo, hi, second)
+            close = max(close, second[1] - second[0])
         lo = min(lo, hi)
         start = t.start(None)
         if (
@@ -346,7 +356,12 @@ class Forecast:
         # known. (The spread point learnt from would scatter the play's slots, and
         # the latest of them, which the play keeps, would drift every start later.)
         t.freed = t.end
-        if hi - lo > 2 * self.floor and paced is None:
+        if hi - lo <= close and paced is None:
+            # Known to the provider's second: the middle of it is the unbiased
+            # guess. (Clamping the predicted end into it would keep the play's
+            # error, up to a second, and pass it to every task after.)
+            t.freed = (lo + hi) / 2
+        elif hi - lo > 2 * self.floor and paced is None:
             expected = self.runtimes.expected(t.group)
             if expected is not None:
                 t.freed = min(max(start + expected, lo), hi)
@@ -469,15 +484,6 @@ class Forecast:
         for t in self.tracks.values():
             if t.started:
                 slots.append(self._expected_end(t, now))
-            elif (
-                t.predicted is not None
-                and t.not_before < t.predicted <= now
-                and (run := self.runtimes.expected(t.group)) is not None
-            ):
-                # Predicted to have started, and nothing says otherwise: it keeps
-                # its start and its slot (replaying it from now would slide every
-                # prediction later at each plan until a poll confirms it).
-                slots.append(t.predicted + run)
             else:
                 waiting.append(t)
         # Among tasks created in the same second (a resume knows no better), one
@@ -503,16 +509,26 @@ class Forecast:
         # Tasks resumed and not asked yet may run: until they answer, the queue is unknown.
         asking = any(t.status == "unknown" for t in waiting)
         for t in waiting:
+            run = self.runtimes.expected(t.group)
+            # Predicted to have started, and nothing says otherwise: it keeps its
+            # start unless the play now has it sooner (replaying it from now would
+            # slide every prediction later at each plan until a poll confirms it;
+            # an end seen sooner than predicted, before it, moves it sooner).
+            kept = (
+                t.predicted
+                if t.predicted is not None and t.not_before < t.predicted <= now and run
+                else math.inf
+            )
             if asking and t.status != "unknown":
-                start = math.inf
+                start = kept
             elif cap is None:
-                start = max(now, t.not_before)
+                start = min(kept, max(now, t.not_before))
             elif cap == 0:
-                start = math.inf  # it waits for tasks not known to run yet
+                start = kept  # it waits for tasks not known to run yet
             else:
                 free = heapq.heappop(slots)
-                start = max(free, t.not_before, previous)
-                heapq.heappush(slots, start + (self.runtimes.expected(t.group) or self.floor))
+                start = min(kept, max(free, t.not_before, previous))
+                heapq.heappush(slots, start + (run or self.floor))
             # Only a start sooner than thought moves a poll: a later one would slide
             # it along with "now" for as long as the queue's head is overdue.
             if t.predicted is None or start < t.predicted - self.floor / 2:
@@ -651,7 +667,12 @@ class Forecast:
             # Every task sent and this one cannot end the run: its end gates nothing.
             quantile=RELAXED_QUANTILE if self._tail is not None and not last else TARGET_QUANTILE,
         )
-        tail = self._tail if last else None
+        # The run is over only once every task is seen done: a task that cannot end
+        # the run is still seen by the moment the run could be over (its latest
+        # plausible end is before it, so that poll finds it done), lest its own
+        # relaxed pace see it after the last one. Only a possible last task is
+        # polled at the floor from then on.
+        tail = self._tail if last or (self._tail is not None and self._tail > now) else None
         return next_poll(outlook, samples, self.floor, tail)
 
     def _scout(self, t: Track, now: float, run: float | None) -> float | None:
@@ -661,7 +682,13 @@ class Forecast:
         them back then). Returns the held due, or None for a scout."""
         scouts = self._scouts.setdefault(t.group, set())
         scouts.intersection_update(self.tracks)
-        if t.task_id in scouts or len(scouts) < SCOUTS:
+        # Shorter videos of the run are running and not measured yet: they end
+        # first, and their run times, scaled, place this kind too. No scouts here.
+        smaller = self.runtimes.smaller(t.group)
+        borrows = bool(smaller) and any(
+            o.group in smaller and not self.has_samples(o.group) for o in self._running.values()
+        )
+        if t.task_id in scouts or (len(scouts) < SCOUTS and not borrows):
             scouts.add(t.task_id)
             return None
         self._holding.add(t.task_id)

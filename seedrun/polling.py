@@ -94,6 +94,13 @@ class DurationModel:
         if seconds > 0:
             self._size[group] = seconds
 
+    def smaller(self, group: str) -> set[str]:
+        """The groups of shorter videos than this one's, whose run times it borrows."""
+        size = self._size.get(group)
+        if size is None:
+            return set()
+        return {g for g, other in self._size.items() if other < size}
+
     def samples(self, group: str) -> list[float]:
         live = self._sorted.get(group, [])
         if len(live) >= MIN_SAMPLES:
@@ -118,7 +125,14 @@ class DurationModel:
         if s:
             return sum(s) / len(s)
         groups = set(self._sorted) | set(self._warm) | set(self._vague)
-        every = [x for g in groups for x in self.samples(g)]
+        size = self._size.get(group)
+        every: list[float] = []
+        for g in groups:
+            # Scaled by video seconds where both are known: a 15 s video's first
+            # guess from 5 s ones is three times theirs, not theirs (which would
+            # free the queue's slots early and poll queued tasks for nothing).
+            scale = size / self._size[g] if size and g in self._size else 1.0
+            every.extend(x * scale for x in self.samples(g))
         return sum(every) / len(every) if every else None
 
     def shortest(self, group: str) -> float | None:
