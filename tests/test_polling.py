@@ -163,3 +163,15 @@ def test_a_task_that_cannot_be_last_is_not_pulled_to_the_tail() -> None:
     # With no tail handed in (the forecast decides it cannot end the run), the
     # quantile stands.
     assert next_poll(running(20.0, 0.0), samples, 1.0, tail=None) == pytest.approx(40.0 + MARGIN)
+
+
+def test_fallback_run_time_scales_by_video_seconds() -> None:
+    from seedrun.polling import DurationModel
+
+    m = DurationModel()
+    m.size("five", 5)
+    m.size("fifteen", 15)
+    m.observe("five", 2.0)
+    assert m.expected("fifteen") == pytest.approx(6.0)
+    assert m.smaller("fifteen") == {"five"}
+    assert m.smaller("five") == set()
